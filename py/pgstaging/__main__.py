@@ -1,0 +1,5 @@
+import sys
+
+from pgstaging.cli import main
+
+sys.exit(main())

@@ -1,0 +1,251 @@
+"""A thin, typed client over pgstaging's SQL functions."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import islice
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import class_row
+
+from pgstaging import sqlfiles
+from pgstaging.errors import UnknownActor, UnknownRun, translate
+
+BATCH_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class Failure:
+    staging_id: int
+    actor_id: int | None
+    inserted_by: str
+    created_at: datetime
+    validation_errors: list[dict[str, str]]
+    raw_data: Any
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    table_name: str
+    staged: int
+    pending: int
+    promoted: int
+    duplicate: int
+    failed: int
+
+
+@dataclass(frozen=True)
+class PromotionResult:
+    """The design's summary: ``as_json()`` gives it back exactly."""
+
+    summary: dict[str, Any]
+
+    @property
+    def promoted_count(self) -> int:
+        return self.summary["promoted_count"]
+
+    @property
+    def duplicate_count(self) -> int:
+        return self.summary["duplicate_count"]
+
+    @property
+    def failed_count(self) -> int:
+        return self.summary["failed_count"]
+
+    @property
+    def promoted(self) -> list[dict[str, int]]:
+        return self.summary["details"]["promoted"]
+
+    @property
+    def duplicates(self) -> list[dict[str, int]]:
+        return self.summary["details"]["duplicates"]
+
+    @property
+    def failed(self) -> list[dict[str, Any]]:
+        return self.summary["details"]["failed"]
+
+    def as_json(self) -> dict[str, Any]:
+        return self.summary
+
+
+def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+class StagingClient:
+    """Calls pgstaging's functions on one psycopg connection.
+
+    Each method runs in its own transaction unless the connection is
+    already inside one (``with conn.transaction():``), so callers can group
+    staging and promotion atomically.
+    """
+
+    def __init__(self, conn: psycopg.Connection):
+        self.conn = conn
+
+    @classmethod
+    def connect(cls, conninfo: str = "", **kwargs: Any) -> StagingClient:
+        try:
+            return cls(psycopg.connect(conninfo, **kwargs))
+        except psycopg.Error as error:
+            raise translate(error) from error
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> StagingClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- runs and actors -------------------------------------------------
+
+    def start_run(self) -> int:
+        """Create a workflow run (needs INSERT on workflow_runs) and return its id."""
+        return self._scalar("client/start_run.sql", {})
+
+    def register_actor(self, actor_name: str) -> int:
+        """Create the actor if missing (needs INSERT on actors); return its id."""
+        return self._scalar("client/register_actor.sql", {"actor_name": actor_name})
+
+    def actor_id(self, actor: str | int) -> int:
+        """Resolve an actor given by id or by name."""
+        if isinstance(actor, int) or str(actor).isdigit():
+            return int(actor)
+        found = self._scalar("client/actor_id.sql", {"actor_name": actor}, allow_none=True)
+        if found is None:
+            raise UnknownActor(f'unknown actor "{actor}"; register it first')
+        return found
+
+    def run_exists(self, workflow_run_id: int) -> bool:
+        return self._scalar("client/run_exists.sql", {"workflow_run_id": workflow_run_id})
+
+    def require_run(self, workflow_run_id: int) -> None:
+        if not self.run_exists(workflow_run_id):
+            raise UnknownRun(f"unknown workflow run {workflow_run_id}")
+
+    # -- staging ---------------------------------------------------------
+
+    def stage(
+        self,
+        table: str,
+        workflow_run_id: int,
+        actor: str | int | None,
+        documents: Iterable[Any],
+        *,
+        interaction_id: int | None = None,
+        batch_size: int = BATCH_SIZE,
+    ) -> list[int]:
+        """Stage JSON documents as raw rows; return their staging ids in input order.
+
+        ``documents`` may be any iterable (a generator streams). All batches
+        go in one transaction: either every document is staged or none is.
+        """
+        try:
+            with self.conn.transaction(), self.conn.cursor() as cur:
+                actor_id = None if actor is None else self.actor_id(actor)
+                query = sqlfiles.query("client/stage_rows.sql").format(
+                    staging_table=self._staging_identifier(table)
+                )
+                ids: list[int] = []
+                for batch in _batches(documents, batch_size):
+                    cur.execute(
+                        query,
+                        {
+                            "workflow_run_id": workflow_run_id,
+                            "actor_id": actor_id,
+                            "interaction_id": interaction_id,
+                            "documents": [_dumps(d) for d in batch],
+                        },
+                    )
+                    # Identity values rise within one statement: sorted = input order.
+                    ids.extend(sorted(row[0] for row in cur.fetchall()))
+                return ids
+        except psycopg.Error as error:
+            raise translate(error) from error
+
+    def stage_copy(
+        self,
+        table: str,
+        workflow_run_id: int,
+        actor: str | int | None,
+        documents: Iterable[Any],
+        *,
+        interaction_id: int | None = None,
+    ) -> int:
+        """Stage JSON documents by COPY, streaming; return how many were staged.
+
+        The fastest path, for bulk loads: memory stays flat whatever the count,
+        but no staging ids come back.
+        """
+        try:
+            with self.conn.transaction(), self.conn.cursor() as cur:
+                actor_id = None if actor is None else self.actor_id(actor)
+                query = sqlfiles.query("client/copy_rows.sql").format(
+                    staging_table=self._staging_identifier(table)
+                )
+                count = 0
+                with cur.copy(query) as copy:
+                    for document in documents:
+                        copy.write_row((workflow_run_id, actor_id, interaction_id, _dumps(document)))
+                        count += 1
+                return count
+        except psycopg.Error as error:
+            raise translate(error) from error
+
+    # -- promotion and reports ------------------------------------------
+
+    def promote(self, table: str, workflow_run_id: int) -> PromotionResult:
+        """Run ``promote_{table}_staging(run_id)``; return the design's summary."""
+        summary = self._scalar(
+            "client/promote.sql", {"table": table, "workflow_run_id": workflow_run_id}
+        )
+        return PromotionResult(summary)
+
+    def failures(self, table: str, workflow_run_id: int) -> list[Failure]:
+        return self._rows(
+            "client/failures.sql", {"table": table, "workflow_run_id": workflow_run_id}, Failure
+        )
+
+    def status(self, workflow_run_id: int) -> list[RunStatus]:
+        return self._rows("client/run_status.sql", {"workflow_run_id": workflow_run_id}, RunStatus)
+
+    # -- helpers ---------------------------------------------------------
+
+    def _staging_identifier(self, table: str) -> sql.Identifier:
+        with self.conn.cursor() as cur:
+            cur.execute(sqlfiles.query("client/staged_table.sql"), {"table": table})
+            schema_name, table_name = cur.fetchone()
+        return sql.Identifier(schema_name, table_name)
+
+    def _scalar(self, name: str, params: dict[str, Any], allow_none: bool = False) -> Any:
+        try:
+            with self.conn.transaction(), self.conn.cursor() as cur:
+                cur.execute(sqlfiles.query(name), params)
+                row = cur.fetchone()
+        except psycopg.Error as error:
+            raise translate(error) from error
+        if row is None and allow_none:
+            return None
+        return row[0]
+
+    def _rows(self, name: str, params: dict[str, Any], kind: type) -> list[Any]:
+        try:
+            with self.conn.transaction(), self.conn.cursor(row_factory=class_row(kind)) as cur:
+                cur.execute(sqlfiles.query(name), params)
+                return cur.fetchall()
+        except psycopg.Error as error:
+            raise translate(error) from error
+
+
+def _dumps(document: Any) -> str:
+    # NaN and Infinity are not JSON; PostgreSQL's jsonb would refuse them anyway.
+    return json.dumps(document, ensure_ascii=False, allow_nan=False)

@@ -1,0 +1,65 @@
+"""pgstaging's exceptions, mapped from PostgreSQL errors by SQLSTATE."""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg import errors as pgerrors
+
+
+class PgStagingError(Exception):
+    """Base class. ``exit_code`` is what the CLI exits with (see README, "Exit codes")."""
+
+    exit_code = 1
+
+
+class ConnectionFailed(PgStagingError):
+    exit_code = 3
+
+
+class UnknownTable(PgStagingError):
+    exit_code = 4
+
+
+class UnknownRun(PgStagingError):
+    exit_code = 4
+
+
+class UnknownActor(PgStagingError):
+    exit_code = 4
+
+
+class PermissionDenied(PgStagingError):
+    exit_code = 5
+
+
+class DatabaseError(PgStagingError):
+    exit_code = 6
+
+
+class BadInput(PgStagingError):
+    exit_code = 7
+
+
+def _message(error: psycopg.Error) -> str:
+    diag = error.diag
+    text = diag.message_primary or str(error).strip()
+    if diag.message_hint:
+        text += f" (hint: {diag.message_hint})"
+    return text
+
+
+def translate(error: psycopg.Error) -> PgStagingError:
+    """The pgstaging exception for a psycopg error."""
+    if isinstance(error, psycopg.OperationalError) and error.sqlstate is None:
+        return ConnectionFailed(f"cannot connect to PostgreSQL: {str(error).strip()}")
+    if isinstance(error, pgerrors.InsufficientPrivilege):
+        return PermissionDenied(f"permission denied: {_message(error)}")
+    if isinstance(error, pgerrors.UndefinedTable):
+        return UnknownTable(_message(error))
+    if isinstance(error, pgerrors.ForeignKeyViolation):
+        constraint = error.diag.constraint_name or ""
+        if "workflow_run" in constraint:
+            return UnknownRun(f"unknown workflow run: {_message(error)}")
+        if "actor" in constraint:
+            return UnknownActor(f"unknown actor: {_message(error)}")
+    return DatabaseError(f"database error {error.sqlstate}: {_message(error)}")

@@ -1,0 +1,78 @@
+"""Install or upgrade pgstaging's SQL, idempotently, in one transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+
+from pgstaging import sqlfiles
+from pgstaging.errors import PgStagingError, translate
+
+
+@dataclass(frozen=True)
+class InstallResult:
+    version: str
+    target_schema: str
+    changed: bool
+    previous_version: str | None
+
+
+def _version() -> str:
+    from pgstaging import __version__
+
+    return __version__
+
+
+def install(
+    conninfo: str,
+    *,
+    target_schema: str = "public",
+    lock_timeout: str = "10s",
+    force: bool = False,
+) -> InstallResult:
+    """Install pgstaging into the database at ``conninfo``.
+
+    Runs every file of ``sql/install.list`` in one transaction, so a failed
+    install leaves nothing behind. A second install of the same scripts is a
+    no-op (recorded nothing, changes nothing) unless ``force`` is set.
+    """
+    try:
+        with psycopg.connect(conninfo) as conn:
+            return _install(conn, target_schema, lock_timeout, force)
+    except psycopg.Error as error:
+        raise translate(error) from error
+
+
+def _install(conn: psycopg.Connection, target_schema: str, lock_timeout: str, force: bool):
+    checksum = sqlfiles.install_checksum()
+    version = _version()
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute(sqlfiles.query("install/lock_timeout.sql"), {"lock_timeout": lock_timeout})
+        cur.execute(sqlfiles.query("install/lock.sql"))
+        cur.execute(sqlfiles.query("install/target_schema.sql"), {"target_schema": target_schema})
+        (target_exists, _) = cur.fetchone()
+        if not target_exists:
+            raise PgStagingError(f'target schema "{target_schema}" does not exist; create it first')
+
+        previous = None
+        cur.execute(sqlfiles.query("install/ledger_exists.sql"))
+        if cur.fetchone()[0]:
+            cur.execute(sqlfiles.query("install/current.sql"))
+            previous = cur.fetchone()
+        if previous is not None and previous[2] != target_schema:
+            raise PgStagingError(
+                f'pgstaging is installed in schema "{previous[2]}", not "{target_schema}"'
+            )
+        if previous == (version, checksum, target_schema) and not force:
+            return InstallResult(version, target_schema, changed=False, previous_version=version)
+
+        for name in sqlfiles.install_files():
+            cur.execute(sqlfiles.query(name))
+        cur.execute(
+            sqlfiles.query("install/record.sql"),
+            {"version": version, "checksum": checksum, "target_schema": target_schema},
+        )
+    return InstallResult(
+        version, target_schema, changed=True, previous_version=previous[0] if previous else None
+    )

@@ -1,0 +1,42 @@
+"""Promotion semantics through the Python client, as real logins."""
+
+from __future__ import annotations
+
+
+def test_design_summary_shape_and_ledger(script, validator, run_id, actor_id):
+    ids = script.stage(
+        "postings",
+        run_id,
+        actor_id,
+        [
+            {"job_id": "J1", "title": " Engineer "},
+            {"job_id": "J1", "title": "Engineer again"},
+            {"job_id": "J2"},
+        ],
+    )
+    assert len(ids) == 3 and ids == sorted(ids)
+
+    result = validator.promote("postings", run_id)
+
+    assert result.as_json() == {
+        "status": "SUCCESS",
+        "promoted_count": 1,
+        "duplicate_count": 1,
+        "failed_count": 1,
+        "details": {
+            "promoted": [{"staging_id": ids[0], "posting_id": result.promoted[0]["posting_id"]}],
+            "duplicates": [{"staging_id": ids[1], "posting_id": result.promoted[0]["posting_id"]}],
+            "failed": [{"staging_id": ids[2], "errors": [{"field": "title", "error": "missing"}]}],
+        },
+    }
+    (status,) = validator.status(run_id)
+    assert (status.staged, status.pending, status.promoted, status.duplicate, status.failed) == (
+        3, 0, 1, 1, 1,
+    )
+
+
+def test_second_call_changes_nothing(script, validator, run_id, actor_id):
+    script.stage("postings", run_id, actor_id, [{"job_id": 1, "title": "t"}])
+    assert validator.promote("postings", run_id).promoted_count == 1
+    again = validator.promote("postings", run_id)
+    assert (again.promoted_count, again.duplicate_count, again.failed_count) == (0, 0, 0)

@@ -1,0 +1,1 @@
+CREATE DATABASE pgstaging OWNER pgstaging_owner

@@ -1,0 +1,18 @@
+-- GRANT SELECT on every current column of a table, as a column-level grant:
+-- a column added later is not readable until an install grants it.
+CREATE OR REPLACE FUNCTION pgstaging.grant_select_all_columns(p_table regclass, p_role name)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $function$
+BEGIN
+    EXECUTE (
+        SELECT format('GRANT SELECT (%s) ON TABLE %s TO %I',
+                      string_agg(quote_ident(a.attname), ', ' ORDER BY a.attnum), p_table, p_role)
+        FROM pg_catalog.pg_attribute AS a
+        WHERE a.attrelid = p_table AND a.attnum > 0 AND NOT a.attisdropped
+    );
+END
+$function$;
+
+REVOKE ALL ON FUNCTION pgstaging.grant_select_all_columns(regclass, name) FROM PUBLIC;

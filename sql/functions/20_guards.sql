@@ -1,0 +1,75 @@
+-- Trigger functions that enforce what grants cannot. They are SECURITY
+-- INVOKER on purpose: they must see the caller's current_user.
+
+-- Statement-level guard on production tables and on UPDATE of staging
+-- tables: only pgstaging functions write there, whatever grants say.
+-- pgstaging functions set pgstaging.writer while they write, and run as
+-- the table owner. A caller can set the flag, but cannot become the owner.
+CREATE OR REPLACE FUNCTION pgstaging.guard_pgstaging_writes()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $function$
+BEGIN
+    IF pg_catalog.current_setting('pgstaging.writer', true) IS DISTINCT FROM 'on'
+        OR (SELECT c.relowner FROM pg_catalog.pg_class AS c WHERE c.oid = TG_RELID)
+            IS DISTINCT FROM (SELECT r.oid FROM pg_catalog.pg_roles AS r WHERE r.rolname = current_user) THEN
+        RAISE EXCEPTION 'pgstaging: % on %.% is refused', TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME
+            USING ERRCODE = '42501',
+                  DETAIL = pg_catalog.format('Only pgstaging functions write this table; current_user is %s.', current_user),
+                  HINT = 'Stage rows in the *_staging table and call its promote_*_staging(run_id) function.';
+    END IF;
+    RETURN NULL;
+END
+$function$;
+
+-- Statement-level guard on DELETE / TRUNCATE of staging tables: staged rows
+-- are kept for audit; only the table owner may remove them (retention).
+CREATE OR REPLACE FUNCTION pgstaging.guard_staging_removal()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $function$
+BEGIN
+    IF (SELECT c.relowner FROM pg_catalog.pg_class AS c WHERE c.oid = TG_RELID)
+        IS DISTINCT FROM (SELECT r.oid FROM pg_catalog.pg_roles AS r WHERE r.rolname = current_user) THEN
+        RAISE EXCEPTION 'pgstaging: % on %.% is refused', TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME
+            USING ERRCODE = '42501',
+                  DETAIL = 'Staged rows are kept for audit; only the table owner may remove them.';
+    END IF;
+    RETURN NULL;
+END
+$function$;
+
+-- Row-level guard, fired only (via WHEN) for rows whose verdict or
+-- provenance columns were set by the writer instead of by the database.
+CREATE OR REPLACE FUNCTION pgstaging.refuse_forged_staging_row()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $function$
+BEGIN
+    RAISE EXCEPTION 'pgstaging: a staged row may not set its own verdict or provenance'
+        USING ERRCODE = '42501',
+              DETAIL = pg_catalog.format('Table %I.%I; inserted_by, created_at and the verdict columns are set by the database.',
+                                         TG_TABLE_SCHEMA, TG_TABLE_NAME),
+              HINT = 'Insert only workflow_run_id, actor_id, interaction_id and raw_data.';
+END
+$function$;
+
+-- Row-level guard, fired only (via WHEN) when an UPDATE touches what a
+-- staged row recorded at insert: raw_data and who/when. Never allowed.
+CREATE OR REPLACE FUNCTION pgstaging.refuse_staging_rewrite()
+RETURNS trigger
+LANGUAGE plpgsql
+AS $function$
+BEGIN
+    RAISE EXCEPTION 'pgstaging: raw_data and provenance of staged row % are immutable', OLD.staging_id
+        USING ERRCODE = '42501',
+              DETAIL = pg_catalog.format('Table %I.%I; even the owner may not rewrite what a script staged.',
+                                         TG_TABLE_SCHEMA, TG_TABLE_NAME),
+              HINT = 'Stage a corrected row instead; the original stays as it was.';
+END
+$function$;
+
+REVOKE ALL ON FUNCTION pgstaging.guard_pgstaging_writes() FROM PUBLIC;
+REVOKE ALL ON FUNCTION pgstaging.guard_staging_removal() FROM PUBLIC;
+REVOKE ALL ON FUNCTION pgstaging.refuse_forged_staging_row() FROM PUBLIC;
+REVOKE ALL ON FUNCTION pgstaging.refuse_staging_rewrite() FROM PUBLIC;
