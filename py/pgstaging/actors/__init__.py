@@ -1,0 +1,1 @@
+"""The design's two actors, with its stdin/stdout JSON contract."""

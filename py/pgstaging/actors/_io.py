@@ -1,0 +1,32 @@
+"""Shared stdin/stdout plumbing for the actor scripts."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from pgstaging.errors import PgStagingError
+
+
+def run_actor(handler: Callable[[dict[str, Any], str], dict[str, Any]]) -> int:
+    """Read one JSON object from stdin, print the handler's JSON result.
+
+    On failure, print {"status": "FAILED", "error": ...} and exit with the
+    error's documented code, so the workflow engine can fail fast.
+    """
+    try:
+        request = json.loads(sys.stdin.read() or "{}")
+        if not isinstance(request, dict):
+            raise ValueError("input must be a JSON object")
+        result = handler(request, os.environ.get("DATABASE_URL", ""))
+    except PgStagingError as error:
+        print(json.dumps({"status": "FAILED", "error": str(error)}))
+        return error.exit_code
+    except (ValueError, KeyError) as error:
+        print(json.dumps({"status": "FAILED", "error": f"bad input: {error}"}))
+        return 7
+    print(json.dumps(result, ensure_ascii=False))
+    return 0
