@@ -1,7 +1,7 @@
--- The exact allow-list, re-applied on every install: first take back
--- everything pgstaging's roles (and PUBLIC) hold on its objects, then grant
--- column-level privileges only. All in the installer's transaction, so
--- there is no moment without grants.
+-- The shared allow-list, re-applied on every install (each staged table's
+-- own grants are applied by pgstaging.register_staged_table): take back
+-- what pgstaging's roles and PUBLIC hold, then grant column-level
+-- privileges only. All in the installer's transaction: no moment without.
 DO $grants$
 DECLARE
     v_target name := current_schema();
@@ -10,31 +10,34 @@ BEGIN
 END
 $grants$;
 
-REVOKE ALL ON TABLE postings_staging, postings FROM PUBLIC;
-REVOKE ALL ON TABLE postings_staging, postings, workflow_runs, actors, pgstaging.staged_tables, pgstaging.installs
+REVOKE ALL ON TABLE workflow_runs, actors, pgstaging.staged_tables, pgstaging.installs,
+    pgstaging.rule_versions, pgstaging.promotion_log, pgstaging.update_preimages, pgstaging.superseded_verdicts
 FROM staging_script, staging_validator, staging_reader;
+REVOKE ALL ON TABLE pgstaging.staged_tables, pgstaging.installs, pgstaging.rule_versions,
+    pgstaging.promotion_log, pgstaging.update_preimages, pgstaging.superseded_verdicts
+FROM PUBLIC;
 
--- staging_script: add raw rows, read back their ids (INSERT ... RETURNING),
--- and resolve actor names. Nothing else.
-GRANT INSERT (workflow_run_id, actor_id, interaction_id, raw_data) ON postings_staging TO staging_script;
-GRANT SELECT (staging_id) ON postings_staging TO staging_script;
+-- staging_script: resolve actor names, and see which staged tables exist
+-- (and their rules: metadata, no data).
 GRANT SELECT (actor_id, actor_name) ON actors TO staging_script;
--- The registry is metadata: which staged tables exist.
 SELECT pgstaging.grant_select_all_columns('pgstaging.staged_tables', 'staging_script');
 
 -- staging_reader: read everything, column by column.
 SELECT pgstaging.grant_select_all_columns(t.relation, 'staging_reader')
 FROM (VALUES
-    ('postings_staging'::regclass),
-    ('postings'::regclass),
     ('workflow_runs'::regclass),
     ('actors'::regclass),
     ('pgstaging.staged_tables'::regclass),
-    ('pgstaging.installs'::regclass)
+    ('pgstaging.installs'::regclass),
+    ('pgstaging.rule_versions'::regclass),
+    ('pgstaging.promotion_log'::regclass),
+    ('pgstaging.update_preimages'::regclass),
+    ('pgstaging.superseded_verdicts'::regclass)
 ) AS t (relation);
 
--- staging_validator: run promotions, and read what they did.
+-- staging_validator: a reader that may also run promotions (granted per
+-- table by register_staged_table) and batch mode.
 GRANT staging_reader TO staging_validator;
-GRANT EXECUTE ON FUNCTION promote_postings_staging(integer) TO staging_validator;
+GRANT EXECUTE ON FUNCTION pgstaging.promote_batch(text, integer) TO staging_validator;
 
 GRANT EXECUTE ON FUNCTION pgstaging.run_exists(integer) TO staging_script, staging_validator, staging_reader;

@@ -72,3 +72,39 @@ RETURN CASE pg_catalog.jsonb_typeof(p_value)
     WHEN 'string' THEN nullif(pgstaging.trim_ws(p_value #>> '{}'), '')
     WHEN 'number' THEN CASE WHEN (p_value #>> '{}') ~ '^-?[0-9]+$' THEN p_value #>> '{}' END
 END;
+
+-- True for an ISO calendar date YYYY-MM-DD that exists (no 2023-02-30).
+-- Regex and arithmetic only, so it can never raise on hostile input.
+CREATE OR REPLACE FUNCTION pgstaging.is_iso_date(p_value text)
+RETURNS boolean
+LANGUAGE sql
+IMMUTABLE PARALLEL SAFE
+RETURN CASE
+    WHEN p_value !~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}$' THEN false
+    WHEN substr(p_value, 6, 2)::integer NOT BETWEEN 1 AND 12 THEN false
+    WHEN substr(p_value, 1, 4)::integer = 0 THEN false
+    ELSE substr(p_value, 9, 2)::integer BETWEEN 1 AND CASE
+        WHEN substr(p_value, 6, 2)::integer IN (4, 6, 9, 11) THEN 30
+        WHEN substr(p_value, 6, 2)::integer <> 2 THEN 31
+        WHEN substr(p_value, 1, 4)::integer % 400 = 0 THEN 29
+        WHEN substr(p_value, 1, 4)::integer % 100 = 0 THEN 28
+        WHEN substr(p_value, 1, 4)::integer % 4 = 0 THEN 29
+        ELSE 28
+    END
+END;
+
+-- True for an ISO 8601 timestamp: date, T or space, hh:mm[:ss[.ffffff]],
+-- optional Z or +hh[:mm]. Never raises: CASE, not AND, orders the casts.
+CREATE OR REPLACE FUNCTION pgstaging.is_iso_timestamp(p_value text)
+RETURNS boolean
+LANGUAGE sql
+IMMUTABLE PARALLEL SAFE
+RETURN CASE
+    WHEN p_value !~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?$'
+        THEN false
+    WHEN NOT pgstaging.is_iso_date(substr(p_value, 1, 10)) THEN false
+    WHEN substr(p_value, 12, 2)::integer > 23 THEN false
+    WHEN substr(p_value, 15, 2)::integer > 59 THEN false
+    WHEN substr(p_value, 17, 1) = ':' AND substr(p_value, 18, 2) > '59' THEN false
+    ELSE coalesce(substring(p_value FROM '[+-]([0-9]{2}):?[0-9]{0,2}$')::integer, 0) <= 15
+END;

@@ -16,3 +16,4 @@ END
 $function$;
 
 REVOKE ALL ON FUNCTION pgstaging.grant_select_all_columns(regclass, name) FROM PUBLIC;
+

@@ -1,0 +1,188 @@
+-- SQL builders: turn one field of a spec into SQL expressions. They run at
+-- registration only; what they return is compiled into the judged view and
+-- the promotion statements, so validation stays set-based.
+--
+-- Per field, the judged view has three levels:
+--   raw      the field's raw jsonb value(s) and its candidate: the typed,
+--            normalized value, or NULL when absent, blank or unusable;
+--   checked  the final value (candidate, lookup, default) and an error code;
+--   judged   all error codes folded into [{"field","error"}], plus row rules.
+
+-- The SQL type of a spec field type.
+CREATE OR REPLACE FUNCTION pgstaging.spec_sql_type(p_type text)
+RETURNS text
+LANGUAGE sql
+IMMUTABLE
+RETURN CASE p_type
+    WHEN 'text' THEN 'text'
+    WHEN 'integer' THEN 'integer'
+    WHEN 'bigint' THEN 'bigint'
+    WHEN 'numeric' THEN 'numeric'
+    WHEN 'boolean' THEN 'boolean'
+    WHEN 'date' THEN 'date'
+    WHEN 'timestamptz' THEN 'timestamptz'
+END;
+
+-- The raw jsonb keys a field reads: "source" (default: the column name), or
+-- for a reference, the keys of references.by in order (first present wins).
+CREATE OR REPLACE FUNCTION pgstaging.spec_field_keys(p_field jsonb)
+RETURNS text []
+LANGUAGE sql
+IMMUTABLE
+RETURN CASE
+    WHEN p_field ? 'references'
+        THEN ARRAY(SELECT k.key FROM jsonb_each_text(p_field -> 'references' -> 'by') WITH ORDINALITY AS k (key, value, ord) ORDER BY k.ord)
+    ELSE ARRAY[coalesce(p_field ->> 'source', p_field ->> 'column')]
+END;
+
+-- Normalizers applied to a text candidate, in the spec's order (default: trim).
+CREATE OR REPLACE FUNCTION pgstaging.spec_normalize_sql(p_field jsonb, p_expr text)
+RETURNS text
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    v_expr text := p_expr;
+    v_step text;
+BEGIN
+    FOR v_step IN SELECT jsonb_array_elements_text(coalesce(p_field -> 'normalize', '["trim"]')) LOOP
+        v_expr := CASE v_step
+            WHEN 'trim' THEN format('pgstaging.trim_ws(%s)', v_expr)
+            WHEN 'lower' THEN format('lower(%s)', v_expr)
+            WHEN 'upper' THEN format('upper(%s)', v_expr)
+            WHEN 'collapse_whitespace' THEN format($$regexp_replace(%s, '[[:space:]]+', ' ', 'g')$$, v_expr)
+        END;
+        IF v_expr IS NULL THEN
+            RAISE EXCEPTION 'pgstaging: unknown normalizer "%" for field "%"', v_step, p_field ->> 'column'
+                USING ERRCODE = '22023', HINT = 'Normalizers: trim, lower, upper, collapse_whitespace.';
+        END IF;
+    END LOOP;
+    RETURN v_expr;
+END
+$function$;
+
+-- The candidate expression of one raw value (p_raw: SQL of a jsonb value):
+-- typed and normalized, NULL when absent, blank or not convertible.
+CREATE OR REPLACE FUNCTION pgstaging.spec_candidate_sql(p_field jsonb, p_raw text, p_type text)
+RETURNS text
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    v_str text := format('(%s #>> ''{}'')', p_raw);
+    v_trim text := format('pgstaging.trim_ws(%s #>> ''{}'')', p_raw);
+    v_digits text;
+BEGIN
+    CASE p_type
+    WHEN 'text' THEN
+        RETURN format(
+            'CASE jsonb_typeof(%s) WHEN ''string'' THEN nullif(%s, '''') %s END',
+            p_raw, pgstaging.spec_normalize_sql(p_field, v_str),
+            CASE WHEN (p_field ->> 'accept_integer')::boolean
+                THEN format('WHEN ''number'' THEN CASE WHEN %1$s ~ ''^-?[0-9]+$'' THEN %1$s END', v_str)
+                ELSE '' END);
+    WHEN 'integer', 'bigint' THEN
+        v_digits := format('(CASE jsonb_typeof(%s) WHEN ''number'' THEN %s WHEN ''string'' THEN %s END)', p_raw, v_str, v_trim);
+        RETURN format(
+            'CASE WHEN %1$s ~ ''^[+-]?[0-9]{1,30}$'' THEN CASE WHEN %1$s::numeric BETWEEN %2$s AND %3$s THEN %1$s::%4$s END END',
+            v_digits,
+            CASE p_type WHEN 'integer' THEN '-2147483648' ELSE '-9223372036854775808' END,
+            CASE p_type WHEN 'integer' THEN '2147483647' ELSE '9223372036854775807' END,
+            p_type);
+    WHEN 'numeric' THEN
+        RETURN format(
+            'CASE jsonb_typeof(%1$s) WHEN ''number'' THEN %2$s::numeric WHEN ''string'' THEN CASE WHEN %3$s ~ ''^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,3})?$'' THEN %3$s::numeric END END',
+            p_raw, v_str, v_trim);
+    WHEN 'boolean' THEN
+        RETURN format(
+            'CASE jsonb_typeof(%1$s) WHEN ''boolean'' THEN %2$s::boolean WHEN ''string'' THEN CASE lower(%3$s) WHEN ''true'' THEN true WHEN ''yes'' THEN true WHEN ''1'' THEN true WHEN ''false'' THEN false WHEN ''no'' THEN false WHEN ''0'' THEN false END END',
+            p_raw, v_str, v_trim);
+    WHEN 'date' THEN
+        RETURN format(
+            'CASE WHEN jsonb_typeof(%1$s) = ''string'' AND pgstaging.is_iso_date(%2$s) THEN %2$s::date END',
+            p_raw, v_trim);
+    WHEN 'timestamptz' THEN
+        RETURN format(
+            'CASE WHEN jsonb_typeof(%1$s) = ''string'' AND pgstaging.is_iso_timestamp(%2$s) THEN %2$s::timestamptz END',
+            p_raw, v_trim);
+    ELSE
+        RAISE EXCEPTION 'pgstaging: unknown type "%" for field "%"', p_type, p_field ->> 'column'
+            USING ERRCODE = '22023', HINT = 'Types: text, integer, bigint, numeric, boolean, date, timestamptz.';
+    END CASE;
+END
+$function$;
+
+-- The error expression for one raw value and its candidate: NULL when fine.
+-- Codes: missing, empty, wrong type, not an integer, out of range,
+-- not a number, not a boolean, not a date, not a timestamp, too short,
+-- too long, too small, too large, does not match pattern, not one of: ...
+CREATE OR REPLACE FUNCTION pgstaging.spec_error_sql(p_field jsonb, p_raw text, p_cand text, p_type text)
+RETURNS text
+LANGUAGE plpgsql
+IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    v_sql_type text := pgstaging.spec_sql_type(p_type);
+    v_needed boolean := coalesce((p_field ->> 'required')::boolean, false) AND NOT p_field ? 'default';
+    v_checks text := '';
+    v_unusable text;
+    v_types text;
+BEGIN
+    -- Checks on a usable candidate, in order.
+    IF p_field ? 'min_length' THEN
+        v_checks := v_checks || format(' WHEN char_length(%s) < %s THEN ''too short''', p_cand, (p_field ->> 'min_length')::integer);
+    END IF;
+    IF p_field ? 'max_length' THEN
+        v_checks := v_checks || format(' WHEN char_length(%s) > %s THEN ''too long''', p_cand, (p_field ->> 'max_length')::integer);
+    END IF;
+    IF p_field ? 'pattern' THEN
+        v_checks := v_checks || format(' WHEN %s !~ %L THEN ''does not match pattern''', p_cand, p_field ->> 'pattern');
+    END IF;
+    IF p_field ? 'one_of' THEN
+        v_checks := v_checks || format(' WHEN %s <> ALL (%L::%s[]) THEN %L', p_cand,
+            ARRAY(SELECT jsonb_array_elements_text(p_field -> 'one_of')), v_sql_type,
+            'not one of: ' || (SELECT string_agg(v, ', ') FROM jsonb_array_elements_text(p_field -> 'one_of') AS v));
+    END IF;
+    IF p_field ? 'min' THEN
+        v_checks := v_checks || format(' WHEN %s < %L::%s THEN ''too small''', p_cand, p_field ->> 'min', v_sql_type);
+    END IF;
+    IF p_field ? 'max' THEN
+        v_checks := v_checks || format(' WHEN %s > %L::%s THEN ''too large''', p_cand, p_field ->> 'max', v_sql_type);
+    END IF;
+
+    -- Which JSON types are acceptable, and the error when one is unusable.
+    v_types := CASE p_type
+        WHEN 'text' THEN CASE WHEN (p_field ->> 'accept_integer')::boolean THEN '''string'', ''number''' ELSE '''string''' END
+        WHEN 'integer' THEN '''string'', ''number'''
+        WHEN 'bigint' THEN '''string'', ''number'''
+        WHEN 'numeric' THEN '''string'', ''number'''
+        WHEN 'boolean' THEN '''string'', ''boolean'''
+        ELSE '''string'''
+    END;
+    v_unusable := CASE p_type
+        WHEN 'text' THEN '''not an integer'''
+        WHEN 'integer' THEN format('CASE WHEN (CASE jsonb_typeof(%1$s) WHEN ''number'' THEN %1$s #>> ''{}'' ELSE pgstaging.trim_ws(%1$s #>> ''{}'') END) ~ ''^[+-]?[0-9]+$'' THEN ''out of range'' ELSE ''not an integer'' END', p_raw)
+        WHEN 'bigint' THEN format('CASE WHEN (CASE jsonb_typeof(%1$s) WHEN ''number'' THEN %1$s #>> ''{}'' ELSE pgstaging.trim_ws(%1$s #>> ''{}'') END) ~ ''^[+-]?[0-9]+$'' THEN ''out of range'' ELSE ''not an integer'' END', p_raw)
+        WHEN 'numeric' THEN '''not a number'''
+        WHEN 'boolean' THEN '''not a boolean'''
+        WHEN 'date' THEN '''not a date'''
+        WHEN 'timestamptz' THEN '''not a timestamp'''
+    END;
+
+    RETURN format(
+        'CASE WHEN %1$s IS NULL THEN %2$s'
+        ' WHEN jsonb_typeof(%1$s) NOT IN (%3$s) THEN ''wrong type'''
+        ' WHEN %4$s IS NULL THEN CASE WHEN jsonb_typeof(%1$s) = ''string'' AND pgstaging.trim_ws(%1$s #>> ''{}'') = '''' THEN %5$s ELSE %6$s END'
+        '%7$s END',
+        p_raw,
+        CASE WHEN v_needed THEN '''missing''' ELSE 'NULL' END,
+        v_types,
+        p_cand,
+        CASE WHEN v_needed THEN '''empty''' ELSE 'NULL' END,
+        v_unusable,
+        v_checks);
+END
+$function$;

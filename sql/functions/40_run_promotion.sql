@@ -1,0 +1,155 @@
+-- The one promotion engine behind every promote_/retry_{table}_staging and
+-- batch call. A fixed number of statements per call, whatever the row
+-- count: the generated statements of the table's spec (registry), each run
+-- once over the whole run. Everything happens in the caller's transaction.
+CREATE OR REPLACE FUNCTION pgstaging.run_promotion(
+    p_table name,
+    p_workflow_run_id integer,
+    p_action text,
+    p_dry_run boolean,
+    p_staging_ids bigint [] DEFAULT NULL
+)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    v_spec pgstaging.staged_tables;
+    v_mode text := CASE WHEN p_action = 'retry' THEN 'retry' ELSE 'pending' END;
+    v_started timestamptz := clock_timestamp();
+    -- Details are capped per list; counts are always exact (README).
+    v_details_limit integer := 10000;
+    v_result jsonb;
+BEGIN
+    IF p_workflow_run_id IS NULL AND p_staging_ids IS NULL THEN
+        RAISE EXCEPTION 'pgstaging: workflow_run_id must not be NULL'
+            USING ERRCODE = '22004',
+                  HINT = pg_catalog.format('Call promote_%s_staging(run_id) with the run whose rows should be promoted.', p_table);
+    END IF;
+    SELECT t.* INTO STRICT v_spec FROM pgstaging.staged_tables AS t WHERE t.table_name = p_table;
+
+    -- Tell the write guards this is pgstaging writing (they also require the
+    -- table owner as current_user). An error rolls this back with the rest.
+    PERFORM set_config('pgstaging.writer', 'on', true);
+
+    -- One validator per run at a time; other runs go on in parallel. A
+    -- second caller waits, then finds nothing pending: zero counts.
+    IF p_workflow_run_id IS NOT NULL THEN
+        PERFORM pg_advisory_xact_lock(hashtext('pgstaging.' || p_table), p_workflow_run_id);
+    END IF;
+
+    IF p_dry_run THEN
+        -- Do it all, keep the summary, undo it all: one subtransaction per
+        -- call (never per row).
+        BEGIN
+            v_result := pgstaging.apply_promotion(v_spec, p_workflow_run_id, v_mode, p_staging_ids, v_details_limit);
+            RAISE EXCEPTION USING ERRCODE = 'PGSDR';
+        EXCEPTION WHEN SQLSTATE 'PGSDR' THEN
+            NULL;
+        END;
+        PERFORM set_config('pgstaging.writer', 'off', true);
+        RETURN v_result;
+    END IF;
+
+    IF v_mode = 'retry' THEN
+        -- Keep the verdicts a retry replaces.
+        EXECUTE format(
+            'INSERT INTO pgstaging.superseded_verdicts (table_name, staging_id, outcome, validation_errors, rule_version, validated_at)'
+            ' SELECT %L, s.staging_id, s.outcome, s.validation_errors, s.rule_version, s.validated_at FROM %s AS s'
+            ' WHERE s.workflow_run_id = $1 AND s.outcome IN (''failed'', ''rolled_back'')',
+            p_table, v_spec.staging_table)
+        USING p_workflow_run_id;
+    END IF;
+
+    v_result := pgstaging.apply_promotion(v_spec, p_workflow_run_id, v_mode, p_staging_ids, v_details_limit);
+
+    INSERT INTO pgstaging.promotion_log (
+        table_name, workflow_run_id, action, rule_version,
+        promoted_count, duplicate_count, updated_count, failed_count, started_at, duration
+    )
+    VALUES (
+        p_table, p_workflow_run_id, p_action, v_spec.rule_version,
+        (v_result ->> 'promoted_count')::bigint, (v_result ->> 'duplicate_count')::bigint,
+        coalesce((v_result ->> 'updated_count')::bigint, 0), (v_result ->> 'failed_count')::bigint,
+        v_started, clock_timestamp() - v_started
+    );
+
+    -- Fail fast, alert: listeners hear of failures when the caller commits.
+    IF (v_result ->> 'failed_count')::bigint > 0 THEN
+        PERFORM pg_notify('staging_alerts', jsonb_build_object(
+            'table', p_table, 'workflow_run_id', p_workflow_run_id, 'action', p_action,
+            'rule_version', v_spec.rule_version, 'called_by', session_user,
+            'promoted_count', (v_result ->> 'promoted_count')::bigint,
+            'duplicate_count', (v_result ->> 'duplicate_count')::bigint,
+            'failed_count', (v_result ->> 'failed_count')::bigint
+        )::text);
+    END IF;
+
+    PERFORM set_config('pgstaging.writer', 'off', true);
+    RETURN v_result;
+END
+$function$;
+
+-- The generated statements, in order: pre-images (update policy), new and
+-- changed production rows, verdicts with the summary.
+CREATE OR REPLACE FUNCTION pgstaging.apply_promotion(
+    p_spec pgstaging.staged_tables,
+    p_workflow_run_id integer,
+    p_mode text,
+    p_staging_ids bigint [],
+    p_details_limit integer
+)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    v_result jsonb;
+BEGIN
+    IF p_spec.preimage_sql IS NOT NULL THEN
+        EXECUTE p_spec.preimage_sql USING p_workflow_run_id, p_mode, p_spec.rule_version, p_staging_ids;
+    END IF;
+    EXECUTE p_spec.insert_sql USING p_workflow_run_id, p_mode, p_spec.rule_version, p_staging_ids;
+    EXECUTE p_spec.verdict_sql INTO v_result
+        USING p_workflow_run_id, p_mode, p_spec.rule_version, p_staging_ids, p_details_limit;
+    RETURN v_result;
+END
+$function$;
+
+-- Batch mode: promote up to p_limit pending rows of a table, whatever their
+-- run. SKIP LOCKED lets several validators share the backlog without
+-- waiting on each other; call it until it reports zero rows.
+CREATE OR REPLACE FUNCTION pgstaging.promote_batch(p_table text, p_limit integer DEFAULT 10000)
+RETURNS jsonb
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET "TimeZone" = 'UTC'
+SET "DateStyle" = 'ISO, YMD'
+AS $function$
+DECLARE
+    v_spec pgstaging.staged_tables := pgstaging.staged_table(p_table);
+    v_ids bigint [];
+    v_result jsonb;
+BEGIN
+    -- Callers need EXECUTE on the table's promote function, as for a run.
+    IF NOT has_function_privilege(session_user, v_spec.promote_function, 'EXECUTE') THEN
+        RAISE EXCEPTION 'pgstaging: permission denied to promote %', p_table
+            USING ERRCODE = '42501', HINT = 'Grant staging_validator to this login.';
+    END IF;
+    EXECUTE format(
+        'SELECT array_agg(q.staging_id) FROM (SELECT s.staging_id FROM %s AS s WHERE s.outcome IS NULL'
+        ' ORDER BY s.staging_id LIMIT $1 FOR UPDATE SKIP LOCKED) AS q', v_spec.staging_table)
+        INTO v_ids USING p_limit;
+    IF v_ids IS NULL THEN
+        RETURN jsonb_build_object('status', 'SUCCESS', 'batch_size', 0, 'promoted_count', 0,
+                                  'duplicate_count', 0, 'failed_count', 0);
+    END IF;
+    v_result := pgstaging.run_promotion(p_table, NULL, 'batch', false, v_ids);
+    RETURN (v_result - 'details') || jsonb_build_object('batch_size', cardinality(v_ids));
+END
+$function$;
+
+REVOKE ALL ON FUNCTION pgstaging.run_promotion(name, integer, text, boolean, bigint []) FROM PUBLIC;
+REVOKE ALL ON FUNCTION pgstaging.apply_promotion(pgstaging.staged_tables, integer, text, bigint [], integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION pgstaging.promote_batch(text, integer) FROM PUBLIC;

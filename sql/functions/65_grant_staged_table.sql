@@ -1,0 +1,51 @@
+-- The exact allow-list for one staged table, re-applied on every
+-- registration: take back what pgstaging's roles and PUBLIC hold, then
+-- grant column-level privileges only.
+CREATE OR REPLACE FUNCTION pgstaging.grant_staged_table(p_table name)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    v_spec pgstaging.staged_tables;
+    v_schema name;
+    v_judged regclass;
+    v_function text;
+BEGIN
+    SELECT t.* INTO STRICT v_spec FROM pgstaging.staged_tables AS t WHERE t.table_name = p_table;
+    SELECT n.nspname INTO v_schema FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
+    WHERE c.oid = v_spec.staging_table;
+    v_judged := format('pgstaging.%I', p_table || '_staging_judged')::regclass;
+
+    EXECUTE format('REVOKE ALL ON TABLE %s, %s, %s FROM PUBLIC, staging_script, staging_validator, staging_reader',
+        v_spec.staging_table, v_spec.production_table, v_judged);
+
+    -- Scripts: add raw rows and read back their ids (INSERT ... RETURNING).
+    EXECUTE format('GRANT INSERT (workflow_run_id, actor_id, interaction_id, raw_data) ON %s TO staging_script',
+        v_spec.staging_table);
+    EXECUTE format('GRANT SELECT (staging_id) ON %s TO staging_script', v_spec.staging_table);
+
+    -- Readers (and validators, who are readers): everything, column by column.
+    PERFORM pgstaging.grant_select_all_columns(v_spec.staging_table, 'staging_reader');
+    PERFORM pgstaging.grant_select_all_columns(v_spec.production_table, 'staging_reader');
+    PERFORM pgstaging.grant_select_all_columns(v_judged, 'staging_reader');
+    IF to_regclass(format('pgstaging.%I', p_table || '_health')) IS NOT NULL THEN
+        EXECUTE format('REVOKE ALL ON TABLE pgstaging.%I FROM PUBLIC', p_table || '_health');
+        PERFORM pgstaging.grant_select_all_columns(format('pgstaging.%I', p_table || '_health')::regclass, 'staging_reader');
+    END IF;
+
+    -- Validators: the table's entry points.
+    FOREACH v_function IN ARRAY ARRAY[
+        format('%I.%I(integer)', v_schema, 'promote_' || p_table || '_staging'),
+        format('%I.%I(integer, boolean)', v_schema, 'promote_' || p_table || '_staging'),
+        format('%I.%I(integer)', v_schema, 'retry_' || p_table || '_staging'),
+        format('%I.%I(integer, text, boolean)', v_schema, 'unpromote_' || p_table || '_staging')
+    ] LOOP
+        IF to_regprocedure(v_function) IS NOT NULL THEN
+            EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO staging_validator', v_function);
+        END IF;
+    END LOOP;
+END
+$function$;
+
+REVOKE ALL ON FUNCTION pgstaging.grant_staged_table(name) FROM PUBLIC;

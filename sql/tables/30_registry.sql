@@ -1,0 +1,78 @@
+-- Registry of staged tables: one row per spec, written by
+-- pgstaging.register_staged_table. The generated statements are stored
+-- here so that what promotion runs can be read, not guessed.
+CREATE TABLE IF NOT EXISTS pgstaging.staged_tables (
+    table_name name PRIMARY KEY,
+    production_table regclass NOT NULL,
+    staging_table regclass NOT NULL,
+    promote_function regprocedure NOT NULL,
+    spec jsonb NOT NULL,
+    rule_version integer NOT NULL,
+    on_duplicate text NOT NULL CHECK (on_duplicate IN ('skip', 'update')),
+    known_keys text [] NOT NULL,
+    -- Generated statements; $1 run, $2 mode, $3 rule version, $4 staging ids.
+    preimage_sql text,
+    insert_sql text NOT NULL,
+    verdict_sql text NOT NULL,
+    registered_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- Every version of every spec, so each verdict can be traced to its rules.
+CREATE TABLE IF NOT EXISTS pgstaging.rule_versions (
+    table_name name NOT NULL REFERENCES pgstaging.staged_tables (table_name),
+    rule_version integer NOT NULL,
+    spec jsonb NOT NULL,
+    registered_by name NOT NULL DEFAULT session_user,
+    registered_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (table_name, rule_version)
+);
+
+-- One row per promote, retry or unpromote call that changed something or
+-- was asked to: who, what, under which rules, how many, how long.
+CREATE TABLE IF NOT EXISTS pgstaging.promotion_log (
+    log_id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    table_name name NOT NULL,
+    workflow_run_id integer,
+    action text NOT NULL CHECK (action IN ('promote', 'retry', 'batch', 'unpromote')),
+    called_by name NOT NULL DEFAULT session_user,
+    rule_version integer,
+    promoted_count bigint NOT NULL DEFAULT 0,
+    duplicate_count bigint NOT NULL DEFAULT 0,
+    updated_count bigint NOT NULL DEFAULT 0,
+    failed_count bigint NOT NULL DEFAULT 0,
+    rolled_back_count bigint NOT NULL DEFAULT 0,
+    reason text,
+    started_at timestamptz NOT NULL,
+    duration interval NOT NULL
+);
+
+CREATE INDEX IF NOT EXISTS promotion_log_run_idx ON pgstaging.promotion_log (table_name, workflow_run_id);
+
+-- Production rows as they were before an `update`-policy promotion changed
+-- them, so unpromote can put them back.
+CREATE TABLE IF NOT EXISTS pgstaging.update_preimages (
+    table_name name NOT NULL,
+    production_id bigint NOT NULL,
+    staging_id bigint NOT NULL,
+    workflow_run_id integer NOT NULL,
+    preimage jsonb NOT NULL,
+    captured_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (table_name, staging_id, production_id)
+);
+
+CREATE INDEX IF NOT EXISTS update_preimages_run_idx
+ON pgstaging.update_preimages (table_name, workflow_run_id);
+
+-- Verdicts replaced by a retry: the earlier judgement is kept, not lost.
+CREATE TABLE IF NOT EXISTS pgstaging.superseded_verdicts (
+    table_name name NOT NULL,
+    staging_id bigint NOT NULL,
+    outcome text NOT NULL,
+    validation_errors jsonb,
+    rule_version integer,
+    validated_at timestamptz,
+    superseded_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE INDEX IF NOT EXISTS superseded_verdicts_row_idx
+ON pgstaging.superseded_verdicts (table_name, staging_id);

@@ -1,0 +1,210 @@
+-- Guards: the triggers refuse what grants would allow, so a too-broad
+-- GRANT (made here, rolled back at the end) still cannot corrupt anything.
+-- Errors are matched by SQLSTATE and message, to tell a guard's refusal
+-- from a plain privilege error.
+BEGIN;
+SELECT plan(49);
+SET LOCAL client_min_messages = warning;  -- TRUNCATE ... CASCADE notices
+
+SELECT c.relowner::regrole AS owner FROM pg_catalog.pg_class AS c
+WHERE c.oid = 'public.postings_staging'::regclass \gset
+
+-- Fixtures: one promoted row (s1, with its posting), one pending row in
+-- another run (s2).
+INSERT INTO workflow_runs DEFAULT VALUES RETURNING workflow_run_id AS run1 \gset
+INSERT INTO workflow_runs DEFAULT VALUES RETURNING workflow_run_id AS run2 \gset
+SET LOCAL ROLE staging_script;
+INSERT INTO postings_staging (workflow_run_id, interaction_id, raw_data)
+VALUES (:run1, 31, '{"job_id": "GUARD-1", "title": "Guarded"}')
+RETURNING staging_id AS s1 \gset
+INSERT INTO postings_staging (workflow_run_id, interaction_id, raw_data)
+VALUES (:run2, 32, '{"job_id": "GUARD-2", "title": "Pending"}')
+RETURNING staging_id AS s2 \gset
+SET LOCAL ROLE staging_validator;
+SELECT promote_postings_staging(:run1) AS promote_result \gset
+SELECT coalesce(pg_catalog.current_setting('pgstaging.writer', true), '<unset>') AS writer_after \gset
+RESET ROLE;
+
+SELECT is((:'promote_result'::jsonb ->> 'promoted_count')::integer, 1, 'fixture: one row promoted');
+SELECT isnt(:'writer_after'::text, 'on'::text, 'the pgstaging.writer flag does not outlive promote_postings_staging');
+
+-- ---------------------------------------------------------------------------
+-- Far too broad: staging_script gets every table privilege.
+-- ---------------------------------------------------------------------------
+GRANT ALL ON TABLE postings, postings_staging TO staging_script;
+SELECT table_privs_are('public', 'postings', 'staging_script',
+                       ARRAY['DELETE', 'INSERT', 'REFERENCES', 'SELECT', 'TRIGGER', 'TRUNCATE', 'UPDATE'],
+                       'setup: staging_script now holds every privilege on postings');
+
+SET LOCAL ROLE staging_script;
+
+SELECT throws_ok(
+    $$INSERT INTO postings (external_job_id, source_website, job_title) VALUES ('FORGED', 'x', 'x')$$,
+    '42501', 'pgstaging: INSERT on public.postings is refused', 'GRANT ALL, script: INSERT into postings is refused by the guard'
+);
+SELECT throws_ok('UPDATE postings SET job_title = ''hacked''', '42501', 'pgstaging: UPDATE on public.postings is refused',
+                 'GRANT ALL, script: UPDATE of postings is refused by the guard');
+SELECT throws_ok('DELETE FROM postings', '42501', 'pgstaging: DELETE on public.postings is refused',
+                 'GRANT ALL, script: DELETE from postings is refused by the guard');
+SELECT throws_ok('TRUNCATE postings', '42501', 'pgstaging: TRUNCATE on public.postings is refused',
+                 'GRANT ALL, script: TRUNCATE of postings is refused by the guard');
+
+SELECT throws_ok(
+    format($$UPDATE postings_staging SET validated = true, outcome = 'failed', validation_errors = '[]' WHERE staging_id = %s$$, :s2),
+    '42501', 'pgstaging: UPDATE on public.postings_staging is refused', 'GRANT ALL, script: writing a verdict is refused'
+);
+SELECT throws_ok(
+    format($$UPDATE postings_staging SET raw_data = '{"job_id": "SWAPPED", "title": "x"}' WHERE staging_id = %s$$, :s2),
+    '42501', 'pgstaging: UPDATE on public.postings_staging is refused', 'GRANT ALL, script: rewriting raw_data is refused'
+);
+SELECT throws_ok('DELETE FROM postings_staging', '42501', 'pgstaging: DELETE on public.postings_staging is refused',
+                 'GRANT ALL, script: DELETE of staging is refused');
+SELECT throws_ok('TRUNCATE postings_staging CASCADE', '42501', 'pgstaging: TRUNCATE on public.postings_staging is refused',
+                 'GRANT ALL, script: TRUNCATE ... CASCADE of staging is refused');
+
+-- The flag alone opens nothing: it needs the owner as current_user.
+SET LOCAL pgstaging.writer = 'on';
+SELECT throws_ok(
+    $$INSERT INTO postings (external_job_id, source_website, job_title) VALUES ('FORGED', 'x', 'x')$$,
+    '42501', 'pgstaging: INSERT on public.postings is refused', 'GRANT ALL + pgstaging.writer=on, script: INSERT into postings is refused'
+);
+SELECT throws_ok('UPDATE postings SET job_title = ''hacked''', '42501', 'pgstaging: UPDATE on public.postings is refused',
+                 'GRANT ALL + pgstaging.writer=on, script: UPDATE of postings is refused');
+SELECT throws_ok(
+    format($$UPDATE postings_staging SET validated = true, outcome = 'failed', validation_errors = '[]' WHERE staging_id = %s$$, :s2),
+    '42501', 'pgstaging: UPDATE on public.postings_staging is refused',
+    'GRANT ALL + pgstaging.writer=on, script: writing a verdict is refused'
+);
+SELECT throws_ok('DELETE FROM postings_staging', '42501', 'pgstaging: DELETE on public.postings_staging is refused',
+                 'GRANT ALL + pgstaging.writer=on, script: DELETE of staging is refused');
+SET LOCAL pgstaging.writer = 'off';
+
+-- Forged verdicts and provenance at INSERT.
+SELECT lives_ok(
+    format($$INSERT INTO postings_staging (workflow_run_id, actor_id, interaction_id, raw_data) VALUES (%s, NULL, 33, '{}')$$, :run2),
+    'GRANT ALL, script: an honest INSERT still passes'
+);
+SELECT throws_ok(
+    format($$INSERT INTO postings_staging (workflow_run_id, raw_data, %I) VALUES (%s, '{}', %s)$$, c.col, :run2, c.val),
+    '42501', 'pgstaging: a staged row may not set its own verdict or provenance',
+    pg_catalog.format('GRANT ALL, script: a forged %s is refused', c.col)
+)
+FROM (VALUES ('validated', 'true'), ('promoted', 'true'), ('outcome', '''promoted'''),
+             ('validation_errors', '''[]'''), ('validated_at', 'now()'), ('validated_by', 'session_user'),
+             ('promoted_to_id', '1'), ('promoted_at', 'now()'), ('inserted_by', '''someone_else'''),
+             ('created_at', '''2000-01-01''')) AS c (col, val);
+SELECT throws_ok(
+    format($$INSERT INTO postings_staging (workflow_run_id, raw_data, validated, promoted, promoted_to_id, outcome)
+             VALUES (%s, '{"job_id": "X", "title": "x"}', true, true, 1, 'promoted')$$, :run2),
+    '42501', 'pgstaging: a staged row may not set its own verdict or provenance',
+    'GRANT ALL, script: a complete, consistent forged "promoted" row is refused'
+);
+
+RESET ROLE;
+
+-- The validator, granted too much, is still no writer.
+GRANT ALL ON TABLE postings, postings_staging TO staging_validator;
+SET LOCAL ROLE staging_validator;
+SET LOCAL pgstaging.writer = 'on';
+SELECT throws_ok(
+    $$INSERT INTO postings (external_job_id, source_website, job_title) VALUES ('FORGED', 'x', 'x')$$,
+    '42501', 'pgstaging: INSERT on public.postings is refused', 'GRANT ALL + pgstaging.writer=on, validator: INSERT into postings is refused'
+);
+SELECT throws_ok(
+    format($$UPDATE postings_staging SET validated = true, outcome = 'failed', validation_errors = '[]' WHERE staging_id = %s$$, :s2),
+    '42501', 'pgstaging: UPDATE on public.postings_staging is refused',
+    'GRANT ALL + pgstaging.writer=on, validator: writing a verdict directly is refused'
+);
+SET LOCAL pgstaging.writer = 'off';
+RESET ROLE;
+
+-- A superuser that is not the owner is refused too (it can only get past by
+-- becoming the owner, below).
+SET LOCAL pgstaging.writer = 'on';
+SELECT throws_ok(
+    $$INSERT INTO postings (external_job_id, source_website, job_title) VALUES ('FORGED', 'x', 'x')$$,
+    '42501', 'pgstaging: INSERT on public.postings is refused', 'superuser (not the owner): INSERT into postings is refused'
+);
+SELECT throws_ok('DELETE FROM postings_staging', '42501', 'pgstaging: DELETE on public.postings_staging is refused',
+                 'superuser (not the owner): DELETE of staging is refused');
+SET LOCAL pgstaging.writer = 'off';
+
+-- ---------------------------------------------------------------------------
+-- The table owner.
+-- ---------------------------------------------------------------------------
+SET LOCAL ROLE :"owner";
+
+-- Without the flag the statement guard refuses even the owner.
+SELECT throws_ok(
+    format($$UPDATE postings_staging SET validated = true, outcome = 'failed', validation_errors = '[]' WHERE staging_id = %s$$, :s2),
+    '42501', 'pgstaging: UPDATE on public.postings_staging is refused', 'owner without pgstaging.writer: writing a verdict is refused'
+);
+SELECT throws_ok(
+    $$INSERT INTO postings (external_job_id, source_website, job_title) VALUES ('FORGED', 'x', 'x')$$,
+    '42501', 'pgstaging: INSERT on public.postings is refused', 'owner without pgstaging.writer: INSERT into postings is refused'
+);
+
+-- With the flag the owner passes the statement guard (this is how promotion
+-- writes)...
+SET LOCAL pgstaging.writer = 'on';
+SELECT lives_ok(
+    format($$UPDATE postings_staging SET validated = true, outcome = 'failed', validation_errors = '[]' WHERE staging_id = %s$$, :s2),
+    'owner + pgstaging.writer=on: a verdict update passes the statement guard'
+);
+
+-- ...but what was staged stays as staged, for the owner too: the row-level
+-- trigger postings_staging_refuse_rewrite.
+SELECT throws_ok(
+    format($$UPDATE postings_staging SET %I = %s WHERE staging_id = %s$$, c.col, c.val, :s1),
+    '42501', pg_catalog.format('pgstaging: raw_data and provenance of staged row %s are immutable', :s1),
+    pg_catalog.format('owner + pgstaging.writer=on: rewriting %s is refused', c.col)
+)
+FROM (VALUES ('raw_data', $$'{"job_id": "GUARD-1", "title": "Rewritten"}'$$),
+             ('staging_id', 'DEFAULT'),
+             ('workflow_run_id', :run2::text),
+             ('actor_id', '1'),
+             ('interaction_id', '999'),
+             ('inserted_by', 'current_user'),
+             ('created_at', '''2000-01-01''')) AS c (col, val);
+SELECT throws_ok(
+    'UPDATE postings_staging SET raw_data = raw_data || ''{"title": "Rewritten"}''',
+    '42501', NULL, 'owner + pgstaging.writer=on: a bulk raw_data rewrite is refused'
+);
+
+-- Forged inserts are refused for the owner as well.
+SELECT throws_ok(
+    format($$INSERT INTO postings_staging (workflow_run_id, raw_data, validated, validation_errors, outcome)
+             VALUES (%s, '{}', true, '[]', 'failed')$$, :run2),
+    '42501', 'pgstaging: a staged row may not set its own verdict or provenance', 'owner: a forged verdict at INSERT is refused'
+);
+SELECT throws_ok(
+    format($$INSERT INTO postings_staging (workflow_run_id, raw_data, inserted_by) VALUES (%s, '{}', 'someone_else')$$, :run2),
+    '42501', 'pgstaging: a staged row may not set its own verdict or provenance', 'owner: a forged inserted_by is refused'
+);
+SET LOCAL pgstaging.writer = 'off';
+
+-- Retention is the owner's: it may delete staged rows nothing refers to.
+SELECT lives_ok(
+    format('DELETE FROM postings_staging WHERE staging_id = %s', :s2),
+    'owner: DELETE of an unreferenced staged row is allowed (retention)'
+);
+
+RESET ROLE;
+
+-- Nothing above changed what was staged or promoted.
+SELECT results_eq(
+    format($$SELECT s.raw_data, s.workflow_run_id, s.interaction_id, s.inserted_by::text, s.outcome, p.job_title
+             FROM postings_staging AS s JOIN postings AS p ON p.posting_id = s.promoted_to_id
+             WHERE s.staging_id = %s$$, :s1),
+    format($$VALUES ('{"job_id": "GUARD-1", "title": "Guarded"}'::jsonb, %s, 31::bigint, session_user::text, 'promoted', 'Guarded')$$, :run1),
+    'the promoted row and its posting are exactly as before'
+);
+SELECT is((SELECT count(*) FROM postings WHERE external_job_id = 'FORGED'), 0::bigint, 'no forged posting exists');
+SELECT is(
+    (SELECT count(*) FROM postings_staging WHERE workflow_run_id IN (:run1, :run2) AND validated),
+    1::bigint, 'the only validated staged row is the one promote_postings_staging judged'
+);
+SELECT is((SELECT count(*) FROM postings_staging WHERE staging_id = :s2), 0::bigint, 'the owner''s retention delete happened');
+
+SELECT * FROM finish();
+ROLLBACK;
