@@ -511,6 +511,15 @@ BEGIN
     EXECUTE format('COMMENT ON FUNCTION %I.%I(integer) IS %L', v_schema, 'retry_' || v_staging,
         'pgstaging: re-judge a run''s failed rows under the current rules and data; promote those that pass');
 
+    EXECUTE format($ddl$
+        CREATE OR REPLACE FUNCTION %1$I.%2$I(p_workflow_run_id integer, p_reason text DEFAULT NULL, p_cascade boolean DEFAULT false)
+        RETURNS jsonb LANGUAGE sql SECURITY DEFINER
+        SET search_path = pg_catalog, pg_temp SET "TimeZone" = 'UTC' SET "DateStyle" = 'ISO, YMD'
+        RETURN pgstaging.run_unpromotion(%3$L, p_workflow_run_id, p_reason, p_cascade)$ddl$, v_schema, 'unpromote_' || v_staging, v_table);
+    EXECUTE format('REVOKE ALL ON FUNCTION %I.%I(integer, text, boolean) FROM PUBLIC', v_schema, 'unpromote_' || v_staging);
+    EXECUTE format('COMMENT ON FUNCTION %I.%I(integer, text, boolean) IS %L', v_schema, 'unpromote_' || v_staging,
+        'pgstaging: take a run''s promotions back out of production; staged rows are kept, marked rolled back');
+
     INSERT INTO pgstaging.staged_tables AS t (
         table_name, production_table, staging_table, promote_function, spec, rule_version, on_duplicate,
         known_keys, preimage_sql, insert_sql, verdict_sql
