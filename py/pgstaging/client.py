@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from decimal import Decimal
 from itertools import islice
 from typing import Any
 
@@ -37,6 +38,19 @@ class RunStatus:
     promoted: int
     duplicate: int
     failed: int
+
+
+@dataclass(frozen=True)
+class Health:
+    table_name: str
+    pending_count: int
+    oldest_pending_age: timedelta | None
+    judged_count: int
+    failed_count: int
+    failure_rate: Decimal | None
+    failures_by_actor: list[dict[str, Any]]
+    failures_by_error: list[dict[str, Any]]
+    unknown_keys: list[dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -195,7 +209,9 @@ class StagingClient:
                 count = 0
                 with cur.copy(query) as copy:
                     for document in documents:
-                        copy.write_row((workflow_run_id, actor_id, interaction_id, _dumps(document)))
+                        copy.write_row(
+                            (workflow_run_id, actor_id, interaction_id, _dumps(document))
+                        )
                         count += 1
                 return count
         except psycopg.Error as error:
@@ -203,12 +219,87 @@ class StagingClient:
 
     # -- promotion and reports ------------------------------------------
 
-    def promote(self, table: str, workflow_run_id: int) -> PromotionResult:
-        """Run ``promote_{table}_staging(run_id)``; return the design's summary."""
+    def promote(
+        self, table: str, workflow_run_id: int, *, dry_run: bool = False
+    ) -> PromotionResult:
+        """Run ``promote_{table}_staging(run_id)``; return the design's summary.
+
+        With ``dry_run`` the same summary comes back and nothing changes.
+        """
         summary = self._scalar(
-            "client/promote.sql", {"table": table, "workflow_run_id": workflow_run_id}
+            "client/promote.sql",
+            {"table": table, "workflow_run_id": workflow_run_id, "dry_run": dry_run},
         )
         return PromotionResult(summary)
+
+    def retry(self, table: str, workflow_run_id: int) -> PromotionResult:
+        """Re-judge a run's failed (and rolled back) rows under the current rules."""
+        summary = self._scalar(
+            "client/retry.sql", {"table": table, "workflow_run_id": workflow_run_id}
+        )
+        return PromotionResult(summary)
+
+    def unpromote(
+        self, table: str, workflow_run_id: int, *, reason: str | None = None, cascade: bool = False
+    ) -> dict[str, Any]:
+        """Take a run's promotions back out of production; staged rows are kept."""
+        return self._scalar(
+            "client/unpromote.sql",
+            {
+                "table": table,
+                "workflow_run_id": workflow_run_id,
+                "reason": reason,
+                "cascade": cascade,
+            },
+        )
+
+    def promote_batch(self, table: str, batch_size: int = 10000) -> dict[str, Any]:
+        """Promote up to ``batch_size`` pending rows of any run (SKIP LOCKED); one transaction."""
+        return self._scalar("client/promote_batch.sql", {"table": table, "batch_size": batch_size})
+
+    def promote_all(
+        self, table: str, batch_size: int = 10000, on_batch: Any = None
+    ) -> dict[str, int]:
+        """Batch mode: promote every pending row of a table, one committed batch at a time."""
+        totals = {
+            "batches": 0,
+            "rows": 0,
+            "promoted_count": 0,
+            "duplicate_count": 0,
+            "failed_count": 0,
+        }
+        while True:
+            result = self.promote_batch(table, batch_size)
+            if not result["batch_size"]:
+                return totals
+            totals["batches"] += 1
+            totals["rows"] += result["batch_size"]
+            for key in ("promoted_count", "duplicate_count", "failed_count"):
+                totals[key] += result[key]
+            if on_batch is not None:
+                on_batch(result)
+
+    def pending_count(self, table: str) -> int:
+        return self._scalar("client/pending_count.sql", {"table": table})
+
+    def health(self) -> list[Health]:
+        return self._rows("client/health.sql", {}, Health)
+
+    def restage(self, table: str, staging_id: int, raw_data: Any) -> int:
+        """Owner only: stage a corrected copy of a row; the original stays as it was."""
+        return self._scalar(
+            "client/restage.sql",
+            {"table": table, "staging_id": staging_id, "raw_data": _dumps(raw_data)},
+        )
+
+    def alerts(self, timeout: float | None = None) -> Iterator[dict[str, Any]]:
+        """Yield alerts from the ``staging_alerts`` channel as they come.
+
+        Needs an autocommit connection (notifications arrive between transactions).
+        """
+        self.conn.execute(sqlfiles.query("client/listen.sql"))
+        for notify in self.conn.notifies(timeout=timeout):
+            yield json.loads(notify.payload)
 
     def failures(self, table: str, workflow_run_id: int) -> list[Failure]:
         return self._rows(

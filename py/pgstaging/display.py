@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.table import Table
 
-from pgstaging.client import Failure, RunStatus
+from pgstaging.client import Failure, Health, RunStatus
 
 
 def print_table(table: Table) -> None:
@@ -20,8 +20,14 @@ def status_table(workflow_run_id: int, rows: Sequence[RunStatus]) -> Table:
     for column in ("table", "staged", "pending", "promoted", "duplicate", "failed"):
         table.add_column(column, justify="left" if column == "table" else "right")
     for r in rows:
-        table.add_row(r.table_name, str(r.staged), str(r.pending), str(r.promoted),
-                      str(r.duplicate), str(r.failed))
+        table.add_row(
+            r.table_name,
+            str(r.staged),
+            str(r.pending),
+            str(r.promoted),
+            str(r.duplicate),
+            str(r.failed),
+        )
     return table
 
 
@@ -34,3 +40,31 @@ def failures_table(table_name: str, workflow_run_id: int, failures: Sequence[Fai
         errors = ", ".join(f"{e['field']}: {e['error']}" for e in f.validation_errors)
         table.add_row(str(f.staging_id), errors, json.dumps(f.raw_data, ensure_ascii=False)[:200])
     return table
+
+
+def health_tables(rows: Sequence[Health]) -> list[Table]:
+    """The backlog per table, then the last day's failures and unknown keys."""
+    backlog = Table(title="staged tables: backlog and the last day")
+    for column in ("table", "pending", "oldest pending", "judged", "failed", "failure rate"):
+        backlog.add_column(column, justify="left" if column == "table" else "right")
+    details = Table(title="failures by field and error, by actor; unknown raw_data keys (last day)")
+    for column in ("table", "field: error", "actor: failed/judged", "unknown keys"):
+        details.add_column(column)
+    for h in rows:
+        rate = "" if h.failure_rate is None else f"{float(h.failure_rate):.1%}"
+        age = "" if h.oldest_pending_age is None else str(h.oldest_pending_age).split(".")[0]
+        backlog.add_row(
+            h.table_name, str(h.pending_count), age, str(h.judged_count), str(h.failed_count), rate
+        )
+        if h.failures_by_error or h.failures_by_actor or h.unknown_keys:
+            details.add_row(
+                h.table_name,
+                "\n".join(
+                    f"{e['field']}: {e['error']} ({e['count']})" for e in h.failures_by_error
+                ),
+                "\n".join(
+                    f"{a['actor_id']}: {a['failed']}/{a['judged']}" for a in h.failures_by_actor
+                ),
+                "\n".join(f"{k['key']} ({k['rows']})" for k in h.unknown_keys),
+            )
+    return [backlog, details] if details.row_count else [backlog]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
 
@@ -30,22 +32,37 @@ def install(
     target_schema: str = "public",
     lock_timeout: str = "10s",
     force: bool = False,
+    specs: Sequence[str | Path] = (),
 ) -> InstallResult:
     """Install pgstaging into the database at ``conninfo``.
 
     Runs every file of ``sql/install.list`` in one transaction, so a failed
     install leaves nothing behind. A second install of the same scripts is a
     no-op (recorded nothing, changes nothing) unless ``force`` is set.
+    ``specs`` are extra spec files (your own staged tables), run after the
+    package's own, in the given order, in the same transaction.
     """
+    extra = []
+    for path in specs:
+        try:
+            extra.append((str(path), Path(path).read_text(encoding="utf-8")))
+        except OSError as error:
+            raise PgStagingError(f"cannot read spec {path}: {error.strerror}") from error
     try:
         with psycopg.connect(conninfo) as conn:
-            return _install(conn, target_schema, lock_timeout, force)
+            return _install(conn, target_schema, lock_timeout, force, extra)
     except psycopg.Error as error:
         raise translate(error) from error
 
 
-def _install(conn: psycopg.Connection, target_schema: str, lock_timeout: str, force: bool):
-    checksum = sqlfiles.install_checksum()
+def _install(
+    conn: psycopg.Connection,
+    target_schema: str,
+    lock_timeout: str,
+    force: bool,
+    extra: list[tuple[str, str]],
+):
+    checksum = sqlfiles.install_checksum(extra)
     version = _version()
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(sqlfiles.query("install/lock_timeout.sql"), {"lock_timeout": lock_timeout})
@@ -69,6 +86,8 @@ def _install(conn: psycopg.Connection, target_schema: str, lock_timeout: str, fo
 
         for name in sqlfiles.install_files():
             cur.execute(sqlfiles.query(name))
+        for _, text in extra:
+            cur.execute(text.encode())
         cur.execute(
             sqlfiles.query("install/record.sql"),
             {"version": version, "checksum": checksum, "target_schema": target_schema},

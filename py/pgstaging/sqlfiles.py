@@ -34,11 +34,11 @@ def install_files() -> list[str]:
     return names
 
 
-def install_checksum() -> str:
-    """A digest of every install script, to tell an install that would change nothing."""
+def install_checksum(extra: list[tuple[str, str]] = ()) -> str:
+    """A digest of every install script (and extra spec), to tell a no-op install."""
     digest = hashlib.sha256()
-    for name in install_files():
+    for name, body in [(n, text(n)) for n in install_files()] + list(extra):
         digest.update(name.encode())
         digest.update(b"\0")
-        digest.update(text(name).encode())
+        digest.update(body.encode())
     return digest.hexdigest()

@@ -68,3 +68,35 @@ SET search_path FROM CURRENT
 RETURN EXISTS (SELECT 1 FROM workflow_runs AS w WHERE w.workflow_run_id = p_workflow_run_id);
 
 REVOKE ALL ON FUNCTION pgstaging.run_exists(integer) FROM PUBLIC;
+
+-- Health of every staged table (or one): rows of the pgstaging.{table}_health views.
+CREATE OR REPLACE FUNCTION pgstaging.health(p_table text DEFAULT NULL)
+RETURNS TABLE (
+    table_name name,
+    pending_count bigint,
+    oldest_pending_age interval,
+    judged_count bigint,
+    failed_count bigint,
+    failure_rate numeric,
+    failures_by_actor jsonb,
+    failures_by_error jsonb,
+    unknown_keys jsonb
+)
+LANGUAGE plpgsql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    v_table name;
+BEGIN
+    IF p_table IS NOT NULL THEN
+        PERFORM pgstaging.staged_table(p_table);  -- a clear error for an unknown table
+    END IF;
+    FOR v_table IN
+        SELECT t.table_name FROM pgstaging.staged_tables AS t
+        WHERE p_table IS NULL OR t.table_name = p_table ORDER BY t.table_name
+    LOOP
+        RETURN QUERY EXECUTE format('SELECT h.* FROM pgstaging.%I AS h', v_table || '_health');
+    END LOOP;
+END
+$function$;

@@ -14,17 +14,6 @@
 --                   min, max, case_insensitive, references}]
 --   rules         [{field, error, check}]: check is a SQL predicate over the
 --                 normalized columns; the row fails when it is false
--- Schema-qualified name of a relation, whatever the current search_path:
--- generated statements run under a search_path of pg_catalog, pg_temp.
-CREATE OR REPLACE FUNCTION pgstaging.qualified_name(p_relation regclass)
-RETURNS text
-LANGUAGE sql
-STABLE
-RETURN (SELECT pg_catalog.format('%I.%I', n.nspname, c.relname)
-        FROM pg_catalog.pg_class AS c
-        INNER JOIN pg_catalog.pg_namespace AS n ON c.relnamespace = n.oid
-        WHERE c.oid = p_relation);
-
 CREATE OR REPLACE FUNCTION pgstaging.register_staged_table(p_spec jsonb)
 RETURNS integer
 LANGUAGE plpgsql
@@ -464,7 +453,7 @@ BEGIN
                 'duplicates', coalesce(jsonb_agg(jsonb_build_object('staging_id', r.staging_id, %7$L, r.promoted_to_id) ORDER BY r.staging_id)
                     FILTER (WHERE r.outcome = 'duplicate' AND r.rank_in_outcome <= $5), '[]'),
                 'failed', coalesce(jsonb_agg(jsonb_build_object('staging_id', r.staging_id, 'errors', r.validation_errors) ORDER BY r.staging_id)
-                    FILTER (WHERE r.outcome = 'failed' AND r.rank_in_outcome <= $5), '[]')
+                    FILTER (WHERE r.outcome = 'failed' AND r.rank_in_outcome <= $5), '[]')%9$s
             )%8$s
         ) || CASE WHEN count(*) FILTER (WHERE r.rank_in_outcome > $5) > 0
                   THEN jsonb_build_object('details_truncated', true) ELSE '{}' END
@@ -473,10 +462,12 @@ BEGIN
         pgstaging.qualified_name(v_stage),
         'CASE WHEN $2 = ''retry'' THEN s.outcome IN (''failed'', ''rolled_back'') ELSE s.outcome IS NULL END',
         v_id,
+        -- The update policy adds updated_count and details.updated.
+        CASE WHEN v_policy = 'update' THEN $sql$,
+            'updated_count', count(*) FILTER (WHERE r.outcome = 'updated')$sql$ ELSE '' END,
         CASE WHEN v_policy = 'update' THEN format($sql$,
-            'updated_count', count(*) FILTER (WHERE r.outcome = 'updated'),
-            'updated', coalesce(jsonb_agg(jsonb_build_object('staging_id', r.staging_id, %L, r.promoted_to_id) ORDER BY r.staging_id)
-                FILTER (WHERE r.outcome = 'updated' AND r.rank_in_outcome <= $5), '[]')$sql$, v_id) ELSE '' END);
+                'updated', coalesce(jsonb_agg(jsonb_build_object('staging_id', r.staging_id, %L, r.promoted_to_id) ORDER BY r.staging_id)
+                    FILTER (WHERE r.outcome = 'updated' AND r.rank_in_outcome <= $5), '[]')$sql$, v_id) ELSE '' END);
 
     -- Rule version: a changed spec is a new version; the same spec is not.
     SELECT t.spec, t.rule_version INTO v_old, v_version FROM pgstaging.staged_tables AS t WHERE t.table_name = v_table;
@@ -539,10 +530,10 @@ BEGIN
     VALUES (v_table, v_version, p_spec)
     ON CONFLICT DO NOTHING;
 
+    PERFORM pgstaging.create_health_view(v_table);
     PERFORM pgstaging.grant_staged_table(v_table);
     RETURN v_version;
 END
 $function$;
 
 REVOKE ALL ON FUNCTION pgstaging.register_staged_table(jsonb) FROM PUBLIC;
-REVOKE ALL ON FUNCTION pgstaging.qualified_name(regclass) FROM PUBLIC;

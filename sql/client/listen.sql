@@ -1,0 +1,1 @@
+LISTEN staging_alerts

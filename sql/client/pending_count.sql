@@ -1,0 +1,2 @@
+SELECT h.pending_count
+FROM pgstaging.health(%(table)s) AS h

@@ -1,0 +1,1 @@
+SELECT pgstaging.unpromote(%(table)s, %(workflow_run_id)s, %(reason)s, %(cascade)s) AS summary
