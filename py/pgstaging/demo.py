@@ -58,25 +58,35 @@ def _verdict_table(conn: psycopg.Connection, run_id: int) -> Table:
     rows = conn.execute(sqlfiles.query("demo/staged_rows.sql"), {"workflow_run_id": run_id})
     for staging_id, job_id, outcome, posting_id, errors, inserted_by in rows:
         reasons = ", ".join(f"{e['field']}: {e['error']}" for e in errors or [])
-        table.add_row(str(staging_id), (job_id or "")[:12], f"[{colour[outcome]}]{outcome}[/]",
-                      "" if posting_id is None else str(posting_id), reasons, inserted_by)
+        table.add_row(
+            str(staging_id),
+            (job_id or "")[:12],
+            f"[{colour[outcome]}]{outcome}[/]",
+            "" if posting_id is None else str(posting_id),
+            reasons,
+            inserted_by,
+        )
     conn.rollback()
     return table
 
 
 def run(owner_url: str) -> None:
     result = install(owner_url)
-    console.print(f"1. installed pgstaging {result.version} "
-                  f"({'new install' if result.changed else 'already up to date'})")
+    console.print(
+        f"1. installed pgstaging {result.version} "
+        f"({'new install' if result.changed else 'already up to date'})"
+    )
 
     with psycopg.connect(owner_url, autocommit=True) as owner:
         owner.execute(sqlfiles.query("demo/logins.sql"))
         client = StagingClient(owner)
         actor_id = client.register_actor("db_job_fetcher")
         first_run, second_run = client.start_run(), client.start_run()
-    console.print("2. logins [bold]demo_fetcher[/] (staging_script) and "
-                  "[bold]demo_validator[/] (staging_validator) are ready; "
-                  f"runs {first_run} and {second_run} started")
+    console.print(
+        "2. logins [bold]demo_fetcher[/] (staging_script) and "
+        "[bold]demo_validator[/] (staging_validator) are ready; "
+        f"runs {first_run} and {second_run} started"
+    )
 
     with ExitStack() as stack:
         fetcher, how = _connect_as(owner_url, "demo_fetcher")
@@ -87,41 +97,55 @@ def run(owner_url: str) -> None:
 
         ids = script.stage("postings", first_run, actor_id, _documents("demo_run1.jsonl"))
         trusted.promote("postings", first_run)
-        console.print(f"3. run {first_run}: the fetcher ({how}) staged {len(ids)} postings; "
-                      "the validator promoted them")
+        console.print(
+            f"3. run {first_run}: the fetcher ({how}) staged {len(ids)} postings; "
+            "the validator promoted them"
+        )
 
         ids = script.stage("postings", second_run, actor_id, _documents("demo_run2.jsonl"))
-        console.print(f"4. run {second_run}: the fetcher staged {len(ids)} rows, good, "
-                      "duplicate and broken alike:")
-        console.print("   " + json.dumps({"status": "SUCCESS", "staging_ids": ids,
-                                          "count": len(ids)}))
+        console.print(
+            f"4. run {second_run}: the fetcher staged {len(ids)} rows, good, "
+            "duplicate and broken alike:"
+        )
+        console.print(
+            "   " + json.dumps({"status": "SUCCESS", "staging_ids": ids, "count": len(ids)})
+        )
 
         summary = trusted.promote("postings", second_run)
-        console.print(f"5. [bold]SELECT promote_postings_staging({second_run})[/] as the validator: "
-                      f"{summary.promoted_count} promoted, {summary.duplicate_count} duplicate, "
-                      f"{summary.failed_count} failed")
+        console.print(
+            f"5. [bold]SELECT promote_postings_staging({second_run})[/] as the validator: "
+            f"{summary.promoted_count} promoted, {summary.duplicate_count} duplicate, "
+            f"{summary.failed_count} failed"
+        )
         console.print(_verdict_table(validator, second_run))
         console.print(status_table(second_run, trusted.status(second_run)))
 
         console.print("6. the boundary, enforced by the database:")
-        console.print("   script writes postings directly:  "
-                      + _attempt(fetcher, "demo/direct_write.sql"))
-        console.print("   script reads staged raw_data:     "
-                      + _attempt(fetcher, "demo/read_staging.sql"))
-        console.print("   script forges a validated row:    "
-                      + _attempt(fetcher, "demo/forge_verdict.sql",
-                                 {"workflow_run_id": second_run}))
+        console.print(
+            "   script writes postings directly:  " + _attempt(fetcher, "demo/direct_write.sql")
+        )
+        console.print(
+            "   script reads staged raw_data:     " + _attempt(fetcher, "demo/read_staging.sql")
+        )
+        console.print(
+            "   script forges a validated row:    "
+            + _attempt(fetcher, "demo/forge_verdict.sql", {"workflow_run_id": second_run})
+        )
         again = trusted.promote("postings", second_run)
-        console.print(f"7. promoting run {second_run} again changes nothing: "
-                      f"{again.promoted_count} promoted, {again.duplicate_count} duplicate, "
-                      f"{again.failed_count} failed. Failed rows stay in staging, with reasons, "
-                      f"for `pgstaging failures postings --run {second_run}`.")
+        console.print(
+            f"7. promoting run {second_run} again changes nothing: "
+            f"{again.promoted_count} promoted, {again.duplicate_count} duplicate, "
+            f"{again.failed_count} failed. Failed rows stay in staging, with reasons, "
+            f"for `pgstaging failures postings --run {second_run}`."
+        )
 
 
 def main() -> int:
     url = os.environ.get("DATABASE_URL")
     if url:
-        console.print(f"Using DATABASE_URL ({make_conninfo(url, password=None) or 'libpq defaults'})")
+        console.print(
+            f"Using DATABASE_URL ({make_conninfo(url, password=None) or 'libpq defaults'})"
+        )
         run(url)
         return 0
     from pgstaging.devcluster import temp_cluster

@@ -84,17 +84,44 @@ def temp_cluster(*, quiet: bool = True) -> Iterator[Cluster]:
     port = _free_port()
     try:
         subprocess.run(
-            _as_server_user([str(bindir / "initdb"), "-D", str(datadir), "-U", SUPERUSER,
-                             "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8"]),
-            check=True, stdout=out, stderr=out,
+            _as_server_user(
+                [
+                    str(bindir / "initdb"),
+                    "-D",
+                    str(datadir),
+                    "-U",
+                    SUPERUSER,
+                    "--auth=trust",
+                    "--encoding=UTF8",
+                    "--locale=C.UTF-8",
+                ]
+            ),
+            check=True,
+            stdout=out,
+            stderr=out,
         )
-        options = (f"-c port={port} -c listen_addresses=127.0.0.1 "
-                   f"-c unix_socket_directories={root} -c fsync=off "
-                   "-c max_connections=120 -c shared_buffers=256MB")
+        options = (
+            f"-c port={port} -c listen_addresses=127.0.0.1 "
+            f"-c unix_socket_directories={root} -c fsync=off "
+            "-c max_connections=120 -c shared_buffers=256MB"
+        )
         subprocess.run(
-            _as_server_user([str(bindir / "pg_ctl"), "-D", str(datadir), "-l",
-                             str(root / "server.log"), "-o", options, "-w", "start"]),
-            check=True, stdout=out, stderr=out,
+            _as_server_user(
+                [
+                    str(bindir / "pg_ctl"),
+                    "-D",
+                    str(datadir),
+                    "-l",
+                    str(root / "server.log"),
+                    "-o",
+                    options,
+                    "-w",
+                    "start",
+                ]
+            ),
+            check=True,
+            stdout=out,
+            stderr=out,
         )
         cluster = Cluster(datadir, port)
         with psycopg.connect(cluster.url(SUPERUSER, "postgres"), autocommit=True) as conn:
@@ -104,9 +131,11 @@ def temp_cluster(*, quiet: bool = True) -> Iterator[Cluster]:
     finally:
         if datadir.exists():
             subprocess.run(
-                _as_server_user([str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "immediate",
-                                 "stop"]),
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                _as_server_user(
+                    [str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "immediate", "stop"]
+                ),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
             )
         shutil.rmtree(root, ignore_errors=True)
 
