@@ -8,6 +8,10 @@
 CREATE OR REPLACE FUNCTION pgstaging.guard_pgstaging_writes()
 RETURNS trigger
 LANGUAGE plpgsql
+-- Pinned: fired by a caller's own statement, an unpinned guard would plan its
+-- comparisons under the caller's search_path, where a planted oid "="
+-- operator could make any role look like the owner.
+SET search_path = pg_catalog, pg_temp
 AS $function$
 BEGIN
     IF pg_catalog.current_setting('pgstaging.writer', true) IS DISTINCT FROM 'on'
@@ -27,6 +31,7 @@ $function$;
 CREATE OR REPLACE FUNCTION pgstaging.guard_staging_removal()
 RETURNS trigger
 LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
 AS $function$
 BEGIN
     IF (SELECT c.relowner FROM pg_catalog.pg_class AS c WHERE c.oid = TG_RELID)

@@ -1,142 +1,184 @@
--- Privileges: the exact allow-list of every pgstaging role and of PUBLIC,
--- then every refusal acted out under SET LOCAL ROLE.
+-- Privileges: the exact allow-list of every pgstaging role and of PUBLIC on
+-- every pgstaging relation and function, then every refusal acted out
+-- under SET LOCAL ROLE.
 --
 -- has_*_privilege (which pgTAP uses) reports effective privileges: what a
 -- role holds directly, through PUBLIC and through the roles it inherits.
 -- So staging_validator shows staging_reader's SELECTs, and every role shows
 -- what PUBLIC holds.
+--
+-- The plan counts one column_privs_are per column and role: the expected
+-- privileges are a rule per kind of relation, so a new column is checked
+-- without editing this file; a new relation or function fails the
+-- catalogue checks until it is listed here.
 BEGIN;
-SELECT plan(400);
+SELECT plan(724 + 4 * (
+    SELECT count(*)::integer
+    FROM pg_catalog.pg_attribute AS a
+    INNER JOIN pg_catalog.pg_class AS c ON a.attrelid = c.oid
+    WHERE c.relnamespace IN ('public'::regnamespace, 'pgstaging'::regnamespace)
+      AND c.relkind IN ('r', 'v', 'm', 'p', 'f') AND a.attnum > 0 AND NOT a.attisdropped
+      AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend AS d
+                      WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+));
 
 -- ---------------------------------------------------------------------------
--- The matrix. Catalogue checks first, so that a table, column or function
--- added without a row here fails instead of going unchecked.
+-- The allow-list.
 -- ---------------------------------------------------------------------------
-CREATE TEMP TABLE expected_columns (
-    tbl text,
-    col name,
-    script_privs text[]
-);
-INSERT INTO expected_columns VALUES
-    ('public.postings_staging', 'staging_id', '{SELECT}'),
-    ('public.postings_staging', 'workflow_run_id', '{INSERT}'),
-    ('public.postings_staging', 'actor_id', '{INSERT}'),
-    ('public.postings_staging', 'interaction_id', '{INSERT}'),
-    ('public.postings_staging', 'raw_data', '{INSERT}'),
-    ('public.postings_staging', 'validated', '{}'),
-    ('public.postings_staging', 'validation_errors', '{}'),
-    ('public.postings_staging', 'validated_at', '{}'),
-    ('public.postings_staging', 'validated_by', '{}'),
-    ('public.postings_staging', 'promoted', '{}'),
-    ('public.postings_staging', 'promoted_to_id', '{}'),
-    ('public.postings_staging', 'promoted_at', '{}'),
-    ('public.postings_staging', 'outcome', '{}'),
-    ('public.postings_staging', 'inserted_by', '{}'),
-    ('public.postings_staging', 'created_at', '{}'),
-    ('public.postings', 'posting_id', '{}'),
-    ('public.postings', 'external_job_id', '{}'),
-    ('public.postings', 'source_website', '{}'),
-    ('public.postings', 'job_title', '{}'),
-    ('public.postings', 'job_description', '{}'),
-    ('public.postings', 'company_name', '{}'),
-    ('public.postings', 'location', '{}'),
-    ('public.postings', 'created_by_staging_id', '{}'),
-    ('public.postings', 'created_by_interaction_id', '{}'),
-    ('public.postings', 'created_at', '{}'),
-    ('public.postings', 'updated_by_staging_id', '{}'),
-    ('public.postings', 'updated_by_interaction_id', '{}'),
-    ('public.postings', 'updated_at', '{}'),
-    ('public.postings', 'enabled', '{}'),
-    ('public.postings', 'invalidated', '{}'),
-    ('public.workflow_runs', 'workflow_run_id', '{}'),
-    ('public.workflow_runs', 'started_at', '{}'),
-    ('public.actors', 'actor_id', '{SELECT}'),
-    ('public.actors', 'actor_name', '{SELECT}'),
-    ('pgstaging.staged_tables', 'table_name', '{SELECT}'),
-    ('pgstaging.staged_tables', 'production_table', '{SELECT}'),
-    ('pgstaging.staged_tables', 'staging_table', '{SELECT}'),
-    ('pgstaging.staged_tables', 'promote_function', '{SELECT}'),
-    ('pgstaging.installs', 'install_id', '{}'),
-    ('pgstaging.installs', 'version', '{}'),
-    ('pgstaging.installs', 'checksum', '{}'),
-    ('pgstaging.installs', 'target_schema', '{}'),
-    ('pgstaging.installs', 'installed_by', '{}'),
-    ('pgstaging.installs', 'installed_at', '{}');
+CREATE TEMP TABLE roles (rolname name PRIMARY KEY);
+INSERT INTO roles VALUES ('staging_script'), ('staging_validator'), ('staging_reader'), ('public');
 
--- Functions: signature, and who may execute it (beyond the owner).
--- 'all' = PUBLIC keeps its default EXECUTE: SECURITY INVOKER functions whose
--- caller's own grants decide what they can touch.
-CREATE TEMP TABLE expected_functions (
-    sig text,
-    script_privs text[],
-    validator_privs text[],
-    reader_privs text[],
-    public_privs text[]
-);
+CREATE TEMP TABLE staged (name text PRIMARY KEY);
+INSERT INTO staged VALUES ('postings'), ('profile_skills'), ('job_skills'), ('skill_aliases');
+
+-- Every relation, by kind: the kind decides the column privileges below.
+CREATE TEMP TABLE expected_relations (rel text PRIMARY KEY, kind text NOT NULL);
+INSERT INTO expected_relations
+SELECT 'public.' || name AS rel, 'production' AS kind FROM staged
+UNION ALL
+SELECT 'public.' || name || '_staging' AS rel, 'staging' AS kind FROM staged
+UNION ALL
+SELECT 'pgstaging.' || name || '_staging_judged' AS rel, 'view' AS kind FROM staged
+UNION ALL
+SELECT 'pgstaging.' || name || '_health' AS rel, 'view' AS kind FROM staged
+UNION ALL
+VALUES
+    ('public.workflow_runs', 'internal'),
+    ('public.actors', 'actors'),
+    ('pgstaging.staged_tables', 'registry'),
+    ('pgstaging.installs', 'internal'),
+    ('pgstaging.rule_versions', 'internal'),
+    ('pgstaging.promotion_log', 'internal'),
+    ('pgstaging.update_preimages', 'internal'),
+    ('pgstaging.superseded_verdicts', 'internal');
+
+-- Readers (and validators, through membership) read every column of every
+-- relation; scripts insert the four raw columns of staging tables, read back
+-- staging_id, resolve actors and read the registry; PUBLIC nothing.
+CREATE TEMP VIEW expected_column_privs AS
+SELECT e.rel, e.kind, a.attname AS col, r.rolname,
+       CASE
+           WHEN r.rolname IN ('staging_reader', 'staging_validator') THEN '{SELECT}'
+           WHEN r.rolname = 'public' THEN '{}'
+           WHEN e.kind = 'staging' AND a.attname IN ('workflow_run_id', 'actor_id', 'interaction_id', 'raw_data') THEN '{INSERT}'
+           WHEN e.kind = 'staging' AND a.attname = 'staging_id' THEN '{SELECT}'
+           WHEN e.kind = 'actors' AND a.attname IN ('actor_id', 'actor_name') THEN '{SELECT}'
+           WHEN e.kind = 'registry' THEN '{SELECT}'
+           ELSE '{}'
+       END::name[] AS privs
+FROM expected_relations AS e
+INNER JOIN pg_catalog.pg_attribute AS a ON a.attrelid = to_regclass(e.rel) AND a.attnum > 0 AND NOT a.attisdropped
+CROSS JOIN roles AS r;
+
+-- Every function, by access:
+--   public     SECURITY INVOKER, PUBLIC keeps EXECUTE: pure helpers, and
+--              entry points whose caller's own grants decide
+--   owner      nobody but the owner (installer, engine, triggers)
+--   validator  staging_validator only
+--   roles      the three pgstaging roles, not PUBLIC
+CREATE TEMP TABLE expected_functions (sig text PRIMARY KEY, access text NOT NULL);
 INSERT INTO expected_functions VALUES
-    -- SECURITY DEFINER: explicit grants only.
-    ('public.promote_postings_staging(integer)', '{}', '{EXECUTE}', '{}', '{}'),
-    ('pgstaging.run_exists(integer)', '{EXECUTE}', '{EXECUTE}', '{EXECUTE}', '{}'),
-    -- Installer helper and trigger functions: nobody.
-    ('pgstaging.grant_select_all_columns(regclass,name)', '{}', '{}', '{}', '{}'),
-    ('pgstaging.guard_pgstaging_writes()', '{}', '{}', '{}', '{}'),
-    ('pgstaging.guard_staging_removal()', '{}', '{}', '{}', '{}'),
-    ('pgstaging.refuse_forged_staging_row()', '{}', '{}', '{}', '{}'),
-    ('pgstaging.refuse_staging_rewrite()', '{}', '{}', '{}', '{}'),
-    -- SECURITY INVOKER: pure helpers and the caller-privileged entry points.
-    ('pgstaging.trim_ws(text)', '{EXECUTE}', '{EXECUTE}', '{EXECUTE}', '{EXECUTE}'),
-    ('pgstaging.field_error(text,text)', '{EXECUTE}', '{EXECUTE}', '{EXECUTE}', '{EXECUTE}'),
-    ('pgstaging.text_error(jsonb,boolean,integer)', '{EXECUTE}', '{EXECUTE}', '{EXECUTE}', '{EXECUTE}'),
-    ('pgstaging.text_value(jsonb)', '{EXECUTE}', '{EXECUTE}', '{EXECUTE}', '{EXECUTE}'),
-    ('pgstaging.key_error(jsonb,integer)', '{EXECUTE}', '{EXECUTE}', '{EXECUTE}', '{EXECUTE}'),
-    ('pgstaging.key_value(jsonb)', '{EXECUTE}', '{EXECUTE}', '{EXECUTE}', '{EXECUTE}'),
-    ('pgstaging.staged_table(text)', '{EXECUTE}', '{EXECUTE}', '{EXECUTE}', '{EXECUTE}'),
-    ('pgstaging.promote(text,integer)', '{EXECUTE}', '{EXECUTE}', '{EXECUTE}', '{EXECUTE}'),
-    ('pgstaging.run_status(integer)', '{EXECUTE}', '{EXECUTE}', '{EXECUTE}', '{EXECUTE}'),
-    ('pgstaging.run_failures(text,integer)', '{EXECUTE}', '{EXECUTE}', '{EXECUTE}', '{EXECUTE}');
+    ('pgstaging.trim_ws(text)', 'public'),
+    ('pgstaging.field_error(text,text)', 'public'),
+    ('pgstaging.text_error(jsonb,boolean,integer)', 'public'),
+    ('pgstaging.text_value(jsonb)', 'public'),
+    ('pgstaging.key_error(jsonb,integer)', 'public'),
+    ('pgstaging.key_value(jsonb)', 'public'),
+    ('pgstaging.is_iso_date(text)', 'public'),
+    ('pgstaging.is_iso_timestamp(text)', 'public'),
+    ('pgstaging.spec_sql_type(text)', 'public'),
+    ('pgstaging.spec_field_keys(jsonb)', 'public'),
+    ('pgstaging.spec_normalize_sql(jsonb,text)', 'public'),
+    ('pgstaging.spec_candidate_sql(jsonb,text,text)', 'public'),
+    ('pgstaging.spec_error_sql(jsonb,text,text,text)', 'public'),
+    ('pgstaging.staged_table(text)', 'public'),
+    ('pgstaging.staged_function(text,text)', 'public'),
+    ('pgstaging.promote(text,integer,boolean)', 'public'),
+    ('pgstaging.retry(text,integer)', 'public'),
+    ('pgstaging.unpromote(text,integer,text,boolean)', 'public'),
+    ('pgstaging.run_status(integer)', 'public'),
+    ('pgstaging.run_failures(text,integer)', 'public'),
+    ('pgstaging.health(text)', 'public'),
+    ('pgstaging.qualified_name(regclass)', 'owner'),
+    ('pgstaging.grant_select_all_columns(regclass,name)', 'owner'),
+    ('pgstaging.guard_pgstaging_writes()', 'owner'),
+    ('pgstaging.guard_staging_removal()', 'owner'),
+    ('pgstaging.refuse_forged_staging_row()', 'owner'),
+    ('pgstaging.refuse_staging_rewrite()', 'owner'),
+    ('pgstaging.run_promotion(name,integer,text,boolean,bigint[])', 'owner'),
+    ('pgstaging.apply_promotion(pgstaging.staged_tables,integer,text,bigint[],integer)', 'owner'),
+    ('pgstaging.remove_promoted_rows(name,bigint[],text,boolean)', 'owner'),
+    ('pgstaging.run_unpromotion(name,integer,text,boolean)', 'owner'),
+    ('pgstaging.restage(text,bigint,jsonb)', 'owner'),
+    ('pgstaging.grant_staged_table(name)', 'owner'),
+    ('pgstaging.create_health_view(name)', 'owner'),
+    ('pgstaging.register_staged_table(jsonb)', 'owner'),
+    ('pgstaging.promote_batch(text,integer)', 'validator'),
+    ('pgstaging.run_exists(integer)', 'roles');
+INSERT INTO expected_functions
+SELECT format(s.f, staged.name) AS sig, 'validator' AS access
+FROM staged
+CROSS JOIN (VALUES ('public.promote_%s_staging(integer)'), ('public.promote_%s_staging(integer,boolean)'),
+                   ('public.retry_%s_staging(integer)'), ('public.unpromote_%s_staging(integer,text,boolean)')) AS s (f);
 
--- pgstaging's own functions: those in public and pgstaging that belong to no
--- extension (pgTAP and plpgsql_check live in public too).
+CREATE TEMP VIEW expected_function_privs AS
+SELECT e.sig, e.access, p.oid, p.pronamespace::regnamespace::name AS sch, p.proname,
+       ARRAY(SELECT pg_catalog.format_type(t.oid, NULL) FROM unnest(p.proargtypes::oid[]) WITH ORDINALITY AS t (oid, n)
+             ORDER BY t.n)::name[] AS args,
+       r.rolname,
+       CASE
+           WHEN e.access = 'public' THEN '{EXECUTE}'
+           WHEN e.access = 'validator' AND r.rolname = 'staging_validator' THEN '{EXECUTE}'
+           WHEN e.access = 'roles' AND r.rolname <> 'public' THEN '{EXECUTE}'
+           ELSE '{}'
+       END::name[] AS privs
+FROM expected_functions AS e
+INNER JOIN pg_catalog.pg_proc AS p ON p.oid = to_regprocedure(e.sig)
+CROSS JOIN roles AS r;
+
+-- pgstaging's own objects: in public or pgstaging, and no extension's (pgTAP
+-- and plpgsql_check live in public too).
 CREATE TEMP VIEW own_functions AS
-SELECT p.oid, p.oid::regprocedure::text AS sig, p.prosecdef
+SELECT p.oid, p.prosecdef
 FROM pg_catalog.pg_proc AS p
 WHERE p.pronamespace IN ('public'::regnamespace, 'pgstaging'::regnamespace)
-  AND NOT EXISTS (
-      SELECT 1 FROM pg_catalog.pg_depend AS d
-      WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e'
-  );
+  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend AS d
+                  WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e');
+CREATE TEMP VIEW own_relations AS
+SELECT c.oid, c.relkind
+FROM pg_catalog.pg_class AS c
+WHERE c.relnamespace IN ('public'::regnamespace, 'pgstaging'::regnamespace)
+  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend AS d
+                  WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e');
 
+-- ---------------------------------------------------------------------------
+-- Catalogue checks: nothing unlisted, nothing missing.
+-- ---------------------------------------------------------------------------
 SELECT set_eq(
-    $$SELECT c.oid::regclass::text, a.attname
-      FROM pg_catalog.pg_attribute AS a
-      JOIN pg_catalog.pg_class AS c ON c.oid = a.attrelid
-      WHERE c.oid IN ('public.postings_staging'::regclass, 'public.postings'::regclass,
-                      'public.workflow_runs'::regclass, 'public.actors'::regclass,
-                      'pgstaging.staged_tables'::regclass, 'pgstaging.installs'::regclass)
-        AND a.attnum > 0 AND NOT a.attisdropped$$,
-    $$SELECT regexp_replace(tbl, '^public\.', ''), col FROM expected_columns$$,
-    'the column matrix below lists every column of the six tables'
+    $$SELECT table_name::text FROM pgstaging.staged_tables$$,
+    $$SELECT name FROM staged$$,
+    'the staged tables are postings, profile_skills, job_skills, skill_aliases'
 );
-
 SELECT set_eq(
-    $$SELECT regexp_replace(sig, '^public\.', '') FROM own_functions$$,
-    $$SELECT regexp_replace(sig, '^public\.', '') FROM expected_functions$$,
-    'the function matrix below lists every pgstaging function in public and pgstaging'
+    $$SELECT oid::regclass::text FROM own_relations WHERE relkind IN ('r', 'v', 'm', 'p', 'f')$$,
+    $$SELECT coalesce(to_regclass(rel)::text, 'missing: ' || rel) FROM expected_relations$$,
+    'every pgstaging table and view is in the allow-list below, and exists'
 );
-
 SELECT set_eq(
-    $$SELECT sig FROM own_functions WHERE prosecdef$$,
-    $$VALUES ('promote_postings_staging(integer)'), ('pgstaging.run_exists(integer)')$$,
-    'exactly two functions are SECURITY DEFINER'
+    $$SELECT oid::regprocedure::text FROM own_functions$$,
+    $$SELECT coalesce(to_regprocedure(sig)::text, 'missing: ' || sig) FROM expected_functions$$,
+    'every pgstaging function is in the allow-list below, and exists'
 );
-
+SELECT set_eq(
+    $$SELECT oid::regprocedure::text FROM own_functions WHERE prosecdef$$,
+    $$SELECT to_regprocedure(sig)::text FROM expected_functions WHERE access IN ('validator', 'roles')$$,
+    'exactly the entry points, promote_batch and run_exists are SECURITY DEFINER'
+);
 SELECT is_empty(
-    $$SELECT sig FROM own_functions
+    $$SELECT oid::regprocedure FROM own_functions
       WHERE prosecdef AND pg_catalog.has_function_privilege('public', oid, 'EXECUTE')$$,
     'PUBLIC has no EXECUTE on any SECURITY DEFINER function'
 );
-
--- Roles: group roles, no attributes, and one membership only.
 SELECT results_eq(
     $$SELECT rolname, rolcanlogin, rolsuper, rolcreaterole, rolcreatedb, rolbypassrls, rolinherit
       FROM pg_catalog.pg_roles
@@ -147,7 +189,6 @@ SELECT results_eq(
              ('staging_validator'::name, false, false, false, false, false, true)$$,
     'the three group roles are NOLOGIN with no special attributes'
 );
-
 SELECT results_eq(
     $$SELECT m.member::regrole::text, m.roleid::regrole::text
       FROM pg_catalog.pg_auth_members AS m
@@ -156,157 +197,166 @@ SELECT results_eq(
     $$VALUES ('staging_validator', 'staging_reader')$$,
     'staging_validator is a member of staging_reader, and that is the only membership'
 );
-
 SELECT is_empty(
     $$SELECT c.oid::regclass, r.rolname
-      FROM pg_catalog.pg_class AS c
-      CROSS JOIN (VALUES ('staging_script'), ('staging_validator'), ('staging_reader'), ('public')) AS r (rolname)
-      WHERE c.relkind = 'S' AND c.relnamespace IN ('public'::regnamespace, 'pgstaging'::regnamespace)
+      FROM own_relations AS c CROSS JOIN roles AS r
+      WHERE c.relkind = 'S'
         AND (pg_catalog.has_sequence_privilege(r.rolname, c.oid, 'USAGE')
              OR pg_catalog.has_sequence_privilege(r.rolname, c.oid, 'SELECT')
              OR pg_catalog.has_sequence_privilege(r.rolname, c.oid, 'UPDATE'))$$,
     'no role and not PUBLIC holds any privilege on a sequence'
 );
 
--- Schemas: USAGE, never CREATE (a writable schema on the path of a
--- SECURITY DEFINER function would be a hijack).
-SELECT schema_privs_are('public', 'staging_script', ARRAY['USAGE'], 'staging_script: USAGE on public');
-SELECT schema_privs_are('public', 'staging_validator', ARRAY['USAGE'], 'staging_validator: USAGE on public');
-SELECT schema_privs_are('public', 'staging_reader', ARRAY['USAGE'], 'staging_reader: USAGE on public');
-SELECT schema_privs_are('public', 'public', ARRAY['USAGE'], 'PUBLIC: USAGE on public, no CREATE');
-SELECT schema_privs_are('pgstaging', 'staging_script', ARRAY['USAGE'], 'staging_script: USAGE on pgstaging');
-SELECT schema_privs_are('pgstaging', 'staging_validator', ARRAY['USAGE'], 'staging_validator: USAGE on pgstaging');
-SELECT schema_privs_are('pgstaging', 'staging_reader', ARRAY['USAGE'], 'staging_reader: USAGE on pgstaging');
-SELECT schema_privs_are('pgstaging', 'public', ARRAY[]::name[], 'PUBLIC: nothing on pgstaging');
+-- Schemas: USAGE, never CREATE (a writable schema would be a place to plant
+-- objects for someone else's search_path).
+SELECT schema_privs_are(s.nspname, r.rolname,
+                        CASE WHEN r.rolname = 'public' AND s.nspname = 'pgstaging' THEN '{}' ELSE '{USAGE}' END::name[],
+                        pg_catalog.format('%s: %s on schema %s', r.rolname,
+                            CASE WHEN r.rolname = 'public' AND s.nspname = 'pgstaging' THEN 'nothing' ELSE 'USAGE only' END,
+                            s.nspname))
+FROM (VALUES ('public'::name), ('pgstaging')) AS s (nspname)
+CROSS JOIN roles AS r
+ORDER BY s.nspname, r.rolname;
 
--- Tables: no table-level privilege for anyone; column grants only.
-SELECT table_privs_are(t.sch, t.tbl, r.rolname, ARRAY[]::name[],
-                       pg_catalog.format('%s: no table-level privilege on %s.%s', r.rolname, t.sch, t.tbl))
-FROM (VALUES ('public', 'postings_staging'), ('public', 'postings'), ('public', 'workflow_runs'),
-             ('public', 'actors'), ('pgstaging', 'staged_tables'), ('pgstaging', 'installs'),
-             ('pgstaging', 'postings_staging_judged')) AS t (sch, tbl)
-CROSS JOIN (VALUES ('staging_script'), ('staging_validator'), ('staging_reader'), ('public')) AS r (rolname)
-ORDER BY t.sch, t.tbl, r.rolname;
+-- Relations: no table-level privilege for anyone; column grants only.
+SELECT table_privs_are(split_part(e.rel, '.', 1), split_part(e.rel, '.', 2), r.rolname, ARRAY[]::name[],
+                       pg_catalog.format('%s: no table-level privilege on %s', r.rolname, e.rel))
+FROM expected_relations AS e CROSS JOIN roles AS r
+ORDER BY e.rel, r.rolname;
 
--- Columns: reader reads every column; validator inherits that; script gets
--- its few; PUBLIC nothing.
-SELECT column_privs_are(
-    split_part(e.tbl, '.', 1), split_part(e.tbl, '.', 2), e.col, r.rolname,
-    CASE r.rolname
-        WHEN 'staging_script' THEN e.script_privs
-        WHEN 'public' THEN '{}'
-        ELSE '{SELECT}'
-    END::name[],
-    pg_catalog.format('%s: exactly %s on %s.%s', r.rolname,
-        CASE r.rolname WHEN 'staging_script' THEN e.script_privs::text WHEN 'public' THEN '{}' ELSE '{SELECT}' END,
-        e.tbl, e.col)
-)
-FROM expected_columns AS e
-CROSS JOIN (VALUES ('staging_script'), ('staging_validator'), ('staging_reader'), ('public')) AS r (rolname)
-ORDER BY e.tbl, e.col, r.rolname;
+-- Columns: exactly the privileges of the rule above.
+SELECT column_privs_are(split_part(rel, '.', 1), split_part(rel, '.', 2), col, rolname, privs,
+                        pg_catalog.format('%s: exactly %s on %s.%s', rolname, privs, rel, col))
+FROM expected_column_privs
+ORDER BY rel, col, rolname;
 
 -- Functions.
-SELECT function_privs_are(
-    f.sch, f.fn, f.args, r.rolname,
-    (CASE r.rolname
-        WHEN 'staging_script' THEN e.script_privs
-        WHEN 'staging_validator' THEN e.validator_privs
-        WHEN 'staging_reader' THEN e.reader_privs
-        ELSE e.public_privs
-    END)::name[],
-    pg_catalog.format('%s: %s on %s',
-        CASE r.rolname WHEN 'public' THEN 'PUBLIC' ELSE r.rolname END,
-        CASE WHEN (CASE r.rolname
-                       WHEN 'staging_script' THEN e.script_privs
-                       WHEN 'staging_validator' THEN e.validator_privs
-                       WHEN 'staging_reader' THEN e.reader_privs
-                       ELSE e.public_privs
-                   END) = '{}' THEN 'no EXECUTE' ELSE 'EXECUTE' END,
-        e.sig)
-)
-FROM expected_functions AS e
-CROSS JOIN LATERAL (
-    SELECT coalesce(nullif(split_part(split_part(e.sig, '(', 1), '.', 1), ''), 'public') AS sch,
-           split_part(split_part(e.sig, '(', 1), '.', 2) AS fn,
-           coalesce(
-               string_to_array(nullif(rtrim(split_part(e.sig, '(', 2), ')'), ''), ','),
-               ARRAY[]::text[]
-           )::name[] AS args
-) AS f
-CROSS JOIN (VALUES ('staging_script'), ('staging_validator'), ('staging_reader'), ('public')) AS r (rolname)
-ORDER BY e.sig, r.rolname;
+SELECT function_privs_are(sch, proname, args, rolname, privs,
+                          pg_catalog.format('%s: %s on %s', rolname,
+                                            CASE WHEN privs = '{}' THEN 'no EXECUTE' ELSE 'EXECUTE' END, sig))
+FROM expected_function_privs
+ORDER BY sig, rolname;
 
 -- ---------------------------------------------------------------------------
 -- Refusals, acted out. Fixtures first, as the superuser.
 -- ---------------------------------------------------------------------------
 INSERT INTO workflow_runs DEFAULT VALUES RETURNING workflow_run_id AS run \gset
 INSERT INTO postings_staging (workflow_run_id, raw_data)
-VALUES (:run, '{"job_id": "PRIV-1", "title": "privileges"}')
-RETURNING staging_id AS sid \gset
+VALUES (:run, '{"job_id": "PRIV-1", "title": "privileges"}');
+
+-- Per staged table, what a script may not do.
+CREATE TEMP TABLE script_refusals AS
+SELECT s.name, x.n, format(x.stmt, s.name, :run) AS stmt, format(x.why, s.name) AS why
+FROM staged AS s
+CROSS JOIN (VALUES
+    (1, 'SELECT raw_data FROM %1$I_staging', 'script: SELECT raw_data of %s_staging is refused'),
+    (2, 'SELECT * FROM %1$I_staging', 'script: SELECT * of %s_staging is refused'),
+    (3, 'SELECT outcome FROM %1$I_staging', 'script: SELECT of a verdict of %s_staging is refused'),
+    (4, $$INSERT INTO %1$I_staging (workflow_run_id, raw_data) VALUES (%2$s, '{}') RETURNING *$$,
+        'script: INSERT ... RETURNING * into %s_staging is refused'),
+    (5, $$UPDATE %1$I_staging SET raw_data = '{}'$$, 'script: UPDATE raw_data of %s_staging is refused'),
+    (6, 'UPDATE %1$I_staging SET validated = true', 'script: UPDATE of a verdict of %s_staging is refused'),
+    (7, 'DELETE FROM %1$I_staging', 'script: DELETE from %s_staging is refused'),
+    (8, 'TRUNCATE %1$I_staging', 'script: TRUNCATE of %s_staging is refused'),
+    (9, 'INSERT INTO %1$I DEFAULT VALUES', 'script: INSERT into %s is refused'),
+    (10, 'UPDATE %1$I SET created_at = created_at', 'script: UPDATE of %s is refused'),
+    (11, 'DELETE FROM %1$I', 'script: DELETE from %s is refused'),
+    (12, 'TRUNCATE %1$I', 'script: TRUNCATE of %s is refused'),
+    (13, 'SELECT created_by_staging_id FROM %1$I', 'script: SELECT from %s is refused'),
+    (14, 'SELECT promote_%1$s_staging(%2$s)', 'script: promote_%s_staging is refused'),
+    (15, 'SELECT promote_%1$s_staging(%2$s, true)', 'script: promote_%s_staging dry run is refused'),
+    (16, 'SELECT retry_%1$s_staging(%2$s)', 'script: retry_%s_staging is refused'),
+    (17, 'SELECT unpromote_%1$s_staging(%2$s)', 'script: unpromote_%s_staging is refused'),
+    (18, 'SELECT * FROM pgstaging.%1$I_staging_judged', 'script: the rules view of %s is refused'),
+    (19, 'SELECT * FROM pgstaging.%1$I_health', 'script: the health view of %s is refused'),
+    (20, $$SELECT pgstaging.promote(%1$L, %2$s)$$, 'script: pgstaging.promote(%s) is refused'),
+    (21, $$SELECT pgstaging.promote_batch(%1$L)$$, 'script: pgstaging.promote_batch(%s) is refused'),
+    (22, $$SELECT * FROM pgstaging.run_failures(%1$L, %2$s)$$, 'script: run_failures(%s) is refused'),
+    (23, $$SELECT * FROM pgstaging.health(%1$L)$$, 'script: health(%s) is refused')
+) AS x (n, stmt, why);
+
+-- Per staged table, what a validator may not do.
+CREATE TEMP TABLE validator_refusals AS
+SELECT s.name, x.n, format(x.stmt, s.name, :run) AS stmt, format(x.why, s.name) AS why
+FROM staged AS s
+CROSS JOIN (VALUES
+    (1, 'INSERT INTO %1$I DEFAULT VALUES', 'validator: INSERT into %s is refused'),
+    (2, 'UPDATE %1$I SET created_at = created_at', 'validator: UPDATE of %s is refused'),
+    (3, 'DELETE FROM %1$I', 'validator: DELETE from %s is refused'),
+    (4, 'TRUNCATE %1$I', 'validator: TRUNCATE of %s is refused'),
+    (5, $$INSERT INTO %1$I_staging (workflow_run_id, raw_data) VALUES (%2$s, '{}')$$, 'validator: INSERT into %s_staging is refused'),
+    (6, 'UPDATE %1$I_staging SET validated = true', 'validator: writing a verdict of %s_staging directly is refused'),
+    (7, 'DELETE FROM %1$I_staging', 'validator: DELETE from %s_staging is refused'),
+    (8, 'TRUNCATE %1$I_staging', 'validator: TRUNCATE of %s_staging is refused'),
+    (9, $$SELECT pgstaging.restage(%1$L, 1, '{}')$$, 'validator: pgstaging.restage(%s) is refused')
+) AS x (n, stmt, why);
+
+-- Every table, what a reader may not do.
+CREATE TEMP TABLE reader_refusals AS
+SELECT e.rel, x.n, format(x.stmt, e.rel, c.attname) AS stmt, format(x.why, e.rel) AS why
+FROM expected_relations AS e
+-- A column UPDATE may name (not an identity column: that fails earlier).
+CROSS JOIN LATERAL (
+    SELECT a.attname FROM pg_catalog.pg_attribute AS a
+    WHERE a.attrelid = to_regclass(e.rel) AND a.attnum > 0 AND NOT a.attisdropped
+      AND a.attidentity = '' AND a.attgenerated = ''
+    ORDER BY a.attnum LIMIT 1
+) AS c
+CROSS JOIN (VALUES
+    (1, 'INSERT INTO %s DEFAULT VALUES', 'reader: INSERT into %s is refused'),
+    (2, 'UPDATE %1$s SET %2$I = %2$I', 'reader: UPDATE of %s is refused'),
+    (3, 'DELETE FROM %s', 'reader: DELETE from %s is refused'),
+    (4, 'TRUNCATE %s', 'reader: TRUNCATE of %s is refused')
+) AS x (n, stmt, why)
+WHERE e.kind <> 'view';
+
+-- Every function called with NULL arguments.
+CREATE TEMP TABLE calls AS
+SELECT e.sig, e.access,
+       format('SELECT %s(%s)', p.oid::regproc,
+              (SELECT string_agg('NULL::' || pg_catalog.format_type(t.oid, NULL), ', ' ORDER BY t.n)
+               FROM unnest(p.proargtypes::oid[]) WITH ORDINALITY AS t (oid, n))) AS stmt
+FROM expected_functions AS e
+INNER JOIN pg_catalog.pg_proc AS p ON p.oid = to_regprocedure(e.sig);
+
+GRANT SELECT ON script_refusals, validator_refusals, reader_refusals, calls, expected_relations, staged TO PUBLIC;
 
 -- staging_script ------------------------------------------------------------
 SET LOCAL ROLE staging_script;
 
 SELECT lives_ok(
-    format($$INSERT INTO postings_staging (workflow_run_id, actor_id, interaction_id, raw_data)
-             VALUES (%s, NULL, 1, '{"job_id": "S-1", "title": "t"}') RETURNING staging_id$$, :run),
-    'script: may INSERT its four columns and read back staging_id'
-);
-SELECT lives_ok('SELECT staging_id FROM postings_staging', 'script: may SELECT staging_id');
+    format($$INSERT INTO %I_staging (workflow_run_id, actor_id, interaction_id, raw_data)
+             VALUES (%s, NULL, 1, '{}') RETURNING staging_id$$, name, :run),
+    format('script: may INSERT the four raw columns of %s_staging and read back staging_id', name)
+)
+FROM staged ORDER BY name;
 SELECT lives_ok('SELECT actor_id, actor_name FROM actors', 'script: may resolve actor names');
 SELECT lives_ok('SELECT * FROM pgstaging.staged_tables', 'script: may read the staged-table registry');
 SELECT is(pgstaging.run_exists(:run), true, 'script: may call pgstaging.run_exists');
 
-SELECT throws_ok('SELECT raw_data FROM postings_staging', '42501', NULL, 'script: SELECT raw_data is refused');
-SELECT throws_ok('SELECT * FROM postings_staging', '42501', NULL, 'script: SELECT * of staging is refused');
-SELECT throws_ok('SELECT outcome FROM postings_staging', '42501', NULL, 'script: SELECT of a verdict is refused');
-SELECT throws_ok(
-    format($$INSERT INTO postings_staging (workflow_run_id, raw_data) VALUES (%s, '{}') RETURNING *$$, :run),
-    '42501', NULL, 'script: INSERT ... RETURNING * is refused'
-);
-SELECT throws_ok('UPDATE postings_staging SET raw_data = ''{}''', '42501', NULL, 'script: UPDATE raw_data is refused');
-SELECT throws_ok('UPDATE postings_staging SET validated = true', '42501', NULL, 'script: UPDATE of a verdict is refused');
-SELECT throws_ok('DELETE FROM postings_staging', '42501', NULL, 'script: DELETE of staging is refused');
-SELECT throws_ok('TRUNCATE postings_staging', '42501', NULL, 'script: TRUNCATE of staging is refused');
+SELECT throws_ok(stmt, '42501', NULL, why) FROM script_refusals ORDER BY name, n;
 
 SELECT throws_ok(
     format($$INSERT INTO postings_staging (workflow_run_id, raw_data, %I) VALUES (%s, '{}', %s)$$, c.col, :run, c.val),
-    '42501', NULL, pg_catalog.format('script: INSERT of %s is refused', c.col)
+    '42501', NULL, pg_catalog.format('script: INSERT of postings_staging.%s is refused', c.col)
 )
 FROM (VALUES ('validated', 'true'), ('promoted', 'true'), ('outcome', '''promoted'''),
              ('validation_errors', '''[]'''), ('validated_at', 'now()'), ('validated_by', 'session_user'),
-             ('promoted_to_id', '1'), ('promoted_at', 'now()'), ('inserted_by', 'session_user'),
-             ('created_at', 'now()')) AS c (col, val);
+             ('rule_version', '1'), ('promoted_to_id', '1'), ('promoted_at', 'now()'),
+             ('rolled_back_at', 'now()'), ('rolled_back_by', 'session_user'), ('rollback_reason', '''x'''),
+             ('supersedes_staging_id', '1'), ('inserted_by', 'session_user'), ('created_at', 'now()')) AS c (col, val);
 
-SELECT throws_ok(
-    $$INSERT INTO postings (external_job_id, source_website, job_title) VALUES ('X', 'x', 'x')$$,
-    '42501', NULL, 'script: INSERT into postings is refused'
-);
-SELECT throws_ok('UPDATE postings SET job_title = ''x''', '42501', NULL, 'script: UPDATE of postings is refused');
-SELECT throws_ok('DELETE FROM postings', '42501', NULL, 'script: DELETE from postings is refused');
-SELECT throws_ok('TRUNCATE postings', '42501', NULL, 'script: TRUNCATE of postings is refused');
-SELECT throws_ok('SELECT posting_id FROM postings', '42501', NULL, 'script: SELECT from postings is refused');
-SELECT throws_ok(format('SELECT promote_postings_staging(%s)', :run), '42501', NULL,
-                 'script: calling promote_postings_staging is refused');
-SELECT throws_ok(format('SELECT pgstaging.promote(''postings'', %s)', :run), '42501', NULL,
-                 'script: the generic pgstaging.promote is refused too');
 SELECT throws_ok(format('SELECT * FROM pgstaging.run_status(%s)', :run), '42501', NULL,
                  'script: run_status (reads verdicts) is refused');
-SELECT throws_ok(format('SELECT * FROM pgstaging.run_failures(''postings'', %s)', :run), '42501', NULL,
-                 'script: run_failures (reads raw_data) is refused');
-SELECT throws_ok('SELECT * FROM pgstaging.postings_staging_judged', '42501', NULL,
-                 'script: the rules view is refused');
 SELECT throws_ok('SELECT * FROM workflow_runs', '42501', NULL, 'script: SELECT from workflow_runs is refused');
 SELECT throws_ok('INSERT INTO workflow_runs DEFAULT VALUES', '42501', NULL, 'script: INSERT into workflow_runs is refused');
-SELECT throws_ok('INSERT INTO actors (actor_name) VALUES (''me'')', '42501', NULL, 'script: INSERT into actors is refused');
+SELECT throws_ok($$INSERT INTO actors (actor_name) VALUES ('me')$$, '42501', NULL, 'script: INSERT into actors is refused');
 SELECT throws_ok('UPDATE actors SET actor_name = actor_name', '42501', NULL, 'script: UPDATE of actors is refused');
 SELECT throws_ok('SELECT * FROM pgstaging.installs', '42501', NULL, 'script: SELECT from the install ledger is refused');
-SELECT throws_ok(
-    $$INSERT INTO pgstaging.staged_tables VALUES ('x', 'postings', 'postings_staging', 'promote_postings_staging(integer)')$$,
-    '42501', NULL, 'script: writing the registry is refused'
-);
-SELECT throws_ok($$SELECT pgstaging.grant_select_all_columns('postings', 'staging_script')$$, '42501', NULL,
-                 'script: the installer''s grant helper is refused');
+SELECT throws_ok('SELECT * FROM pgstaging.promotion_log', '42501', NULL, 'script: SELECT from the promotion log is refused');
+SELECT throws_ok('UPDATE pgstaging.staged_tables SET insert_sql = insert_sql', '42501', NULL,
+                 'script: rewriting the registry''s generated SQL is refused');
+SELECT throws_ok($$SELECT pgstaging.register_staged_table('{}')$$, '42501', NULL, 'script: register_staged_table is refused');
 SELECT throws_ok('CREATE TABLE public.tap_x (i integer)', '42501', NULL, 'script: CREATE in public is refused');
 SELECT throws_ok('CREATE TABLE pgstaging.tap_x (i integer)', '42501', NULL, 'script: CREATE in pgstaging is refused');
 
@@ -315,104 +365,43 @@ RESET ROLE;
 -- staging_validator ---------------------------------------------------------
 SET LOCAL ROLE staging_validator;
 
-SELECT lives_ok('SELECT * FROM postings_staging', 'validator: may read staging');
-SELECT lives_ok('SELECT * FROM postings', 'validator: may read postings');
-SELECT throws_ok(
-    $$INSERT INTO postings (external_job_id, source_website, job_title) VALUES ('X', 'x', 'x')$$,
-    '42501', NULL, 'validator: INSERT into postings is refused'
-);
-SELECT throws_ok('UPDATE postings SET job_title = ''x''', '42501', NULL, 'validator: UPDATE of postings is refused');
-SELECT throws_ok('DELETE FROM postings', '42501', NULL, 'validator: DELETE from postings is refused');
-SELECT throws_ok('TRUNCATE postings', '42501', NULL, 'validator: TRUNCATE of postings is refused');
-SELECT throws_ok(
-    format($$INSERT INTO postings_staging (workflow_run_id, raw_data) VALUES (%s, '{}')$$, :run),
-    '42501', NULL, 'validator: INSERT into staging is refused'
-);
-SELECT throws_ok('UPDATE postings_staging SET validated = true', '42501', NULL,
-                 'validator: writing a verdict directly is refused');
-SELECT throws_ok('DELETE FROM postings_staging', '42501', NULL, 'validator: DELETE of staging is refused');
-SELECT throws_ok('TRUNCATE postings_staging', '42501', NULL, 'validator: TRUNCATE of staging is refused');
+SELECT lives_ok(format('SELECT * FROM %I_staging', name), format('validator: may read %s_staging', name))
+FROM staged ORDER BY name;
+SELECT lives_ok(format('SELECT promote_%s_staging(%s)', name, :run), format('validator: may call promote_%s_staging', name))
+FROM staged ORDER BY name;
+SELECT throws_ok(stmt, '42501', NULL, why) FROM validator_refusals ORDER BY name, n;
 SELECT throws_ok('INSERT INTO workflow_runs DEFAULT VALUES', '42501', NULL, 'validator: INSERT into workflow_runs is refused');
-SELECT throws_ok($$SELECT pgstaging.grant_select_all_columns('postings', 'staging_validator')$$, '42501', NULL,
-                 'validator: the installer''s grant helper is refused');
+SELECT throws_ok('DELETE FROM pgstaging.promotion_log', '42501', NULL, 'validator: DELETE from the promotion log is refused');
+SELECT throws_ok($$SELECT pgstaging.register_staged_table('{}')$$, '42501', NULL, 'validator: register_staged_table is refused');
 
 RESET ROLE;
 
 -- staging_reader ------------------------------------------------------------
 SET LOCAL ROLE staging_reader;
 
-SELECT lives_ok(format('SELECT * FROM %s', t), 'reader: may read every column of ' || t)
-FROM unnest(ARRAY['postings_staging', 'postings', 'workflow_runs', 'actors',
-                  'pgstaging.staged_tables', 'pgstaging.installs']) AS t;
-
-SELECT throws_ok(w.stmt, '42501', NULL, 'reader: refused: ' || w.stmt)
-FROM (VALUES
-    ($$INSERT INTO postings_staging (workflow_run_id, raw_data) VALUES (1, '{}')$$),
-    ('UPDATE postings_staging SET validated = true'),
-    ('DELETE FROM postings_staging'),
-    ('TRUNCATE postings_staging'),
-    ($$INSERT INTO postings (external_job_id, source_website, job_title) VALUES ('X', 'x', 'x')$$),
-    ('UPDATE postings SET job_title = job_title'),
-    ('DELETE FROM postings'),
-    ('TRUNCATE postings'),
-    ('INSERT INTO workflow_runs DEFAULT VALUES'),
-    ('UPDATE workflow_runs SET started_at = started_at'),
-    ('DELETE FROM workflow_runs'),
-    ('TRUNCATE workflow_runs'),
-    ($$INSERT INTO actors (actor_name) VALUES ('me')$$),
-    ('UPDATE actors SET actor_name = actor_name'),
-    ('DELETE FROM actors'),
-    ('TRUNCATE actors'),
-    ($$INSERT INTO pgstaging.staged_tables VALUES ('x', 'postings', 'postings_staging', 'promote_postings_staging(integer)')$$),
-    ('UPDATE pgstaging.staged_tables SET table_name = table_name'),
-    ('DELETE FROM pgstaging.staged_tables'),
-    ('TRUNCATE pgstaging.staged_tables'),
-    ($$INSERT INTO pgstaging.installs (version, checksum, target_schema) VALUES ('x', 'x', 'public')$$),
-    ('UPDATE pgstaging.installs SET version = version'),
-    ('DELETE FROM pgstaging.installs'),
-    ('TRUNCATE pgstaging.installs')
-) AS w (stmt);
-
-SELECT throws_ok(format('SELECT promote_postings_staging(%s)', :run), '42501', NULL,
-                 'reader: calling promote_postings_staging is refused');
+SELECT lives_ok(format('SELECT * FROM %s', rel), 'reader: may read every column of ' || rel)
+FROM expected_relations ORDER BY rel;
+SELECT throws_ok(stmt, '42501', NULL, why) FROM reader_refusals ORDER BY rel, n;
+SELECT throws_ok(stmt, '42501', NULL, 'reader: refused: ' || sig) FROM calls WHERE access IN ('validator', 'owner') ORDER BY sig;
 
 RESET ROLE;
 
 -- PUBLIC: a role with no membership at all (rolled back with the rest) --------
 CREATE ROLE pgstaging_tap_nobody NOLOGIN;
-GRANT SELECT ON expected_functions TO pgstaging_tap_nobody;  -- the test's own list
 SET LOCAL ROLE pgstaging_tap_nobody;
 
-SELECT throws_ok(format('SELECT * FROM %s', t), '42501', NULL, 'PUBLIC: reading is refused: ' || t)
-FROM unnest(ARRAY['postings_staging', 'postings', 'workflow_runs', 'actors',
-                  'pgstaging.staged_tables', 'pgstaging.installs']) AS t;
-SELECT throws_ok('SELECT staging_id FROM postings_staging', '42501', NULL, 'PUBLIC: even staging_id is refused');
-
--- Every function: refused (pgstaging's are out of reach without USAGE).
-SELECT throws_ok(
-    format('SELECT %s(%s)', split_part(sig, '(', 1),
-           (SELECT string_agg('NULL::' || a, ', ')
-            FROM unnest(string_to_array(nullif(rtrim(split_part(sig, '(', 2), ')'), ''), ',')) AS a)),
-    '42501', NULL, 'PUBLIC: calling is refused: ' || sig
-)
-FROM expected_functions
-ORDER BY sig;
+SELECT throws_ok(format('SELECT * FROM %s', rel), '42501', NULL, 'PUBLIC: reading is refused: ' || rel)
+FROM expected_relations ORDER BY rel;
+SELECT throws_ok(stmt, '42501', NULL, 'PUBLIC: calling is refused: ' || sig) FROM calls ORDER BY sig;
 
 RESET ROLE;
 
--- PUBLIC with USAGE on pgstaging: EXECUTE itself is what refuses, not just
--- the schema.
+-- With USAGE on pgstaging, EXECUTE itself is what refuses, not the schema.
 GRANT USAGE ON SCHEMA pgstaging TO pgstaging_tap_nobody;
 SET LOCAL ROLE pgstaging_tap_nobody;
 
-SELECT throws_ok(format('SELECT pgstaging.run_exists(%s)', :run), '42501', NULL,
-                 'PUBLIC with schema USAGE: run_exists (SECURITY DEFINER) is still refused');
-SELECT throws_ok(format('SELECT promote_postings_staging(%s)', :run), '42501', NULL,
-                 'PUBLIC with schema USAGE: promote_postings_staging is still refused');
-SELECT throws_ok($$SELECT pgstaging.grant_select_all_columns('postings', 'pgstaging_tap_nobody')$$, '42501', NULL,
-                 'PUBLIC with schema USAGE: the grant helper is still refused');
-SELECT throws_ok(format('SELECT * FROM pgstaging.run_status(%s)', :run), '42501', NULL,
-                 'PUBLIC with schema USAGE: run_status cannot read staging');
+SELECT throws_ok(stmt, '42501', NULL, 'PUBLIC with schema USAGE: still refused: ' || sig)
+FROM calls WHERE access <> 'public' ORDER BY sig;
 
 RESET ROLE;
 

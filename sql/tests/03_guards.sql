@@ -1,16 +1,45 @@
 -- Guards: the triggers refuse what grants would allow, so a too-broad
 -- GRANT (made here, rolled back at the end) still cannot corrupt anything.
 -- Errors are matched by SQLSTATE and message, to tell a guard's refusal
--- from a plain privilege error.
+-- from a plain privilege error. Every staged table is checked; postings in
+-- depth.
 BEGIN;
-SELECT plan(49);
+SELECT plan(46 + 9 * (SELECT count(*)::integer FROM pgstaging.staged_tables));
 SET LOCAL client_min_messages = warning;  -- TRUNCATE ... CASCADE notices
+
+CREATE TEMP TABLE staged (name text PRIMARY KEY);
+INSERT INTO staged SELECT table_name FROM pgstaging.staged_tables;
+GRANT SELECT ON staged TO PUBLIC;
+
+-- SQLSTATE and message of what a statement raises, for refusals whose
+-- message names whichever guard fired first (TRUNCATE ... CASCADE).
+CREATE FUNCTION pg_temp.raised(p_sql text) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE p_sql;
+    RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE || ': ' || SQLERRM;
+END
+$$;
 
 SELECT c.relowner::regrole AS owner FROM pg_catalog.pg_class AS c
 WHERE c.oid = 'public.postings_staging'::regclass \gset
 
--- Fixtures: one promoted row (s1, with its posting), one pending row in
--- another run (s2).
+-- Every staged table carries its guards.
+SELECT results_eq(
+    format($$SELECT tgname::text COLLATE "default", tgfoid::regproc::text FROM pg_catalog.pg_trigger
+             WHERE tgrelid IN (%L::regclass, %L::regclass) AND NOT tgisinternal ORDER BY tgname$$,
+           name, name || '_staging'),
+    format($$VALUES ('%1$s_guard_writes', 'pgstaging.guard_pgstaging_writes'),
+                    ('%1$s_staging_guard_removal', 'pgstaging.guard_staging_removal'),
+                    ('%1$s_staging_guard_update', 'pgstaging.guard_pgstaging_writes'),
+                    ('%1$s_staging_refuse_forged', 'pgstaging.refuse_forged_staging_row'),
+                    ('%1$s_staging_refuse_rewrite', 'pgstaging.refuse_staging_rewrite')$$, name),
+    format('%s and %s_staging carry the four guards', name, name)
+)
+FROM staged ORDER BY name;
+
+-- Fixtures: one promoted posting (s1), one pending row in another run (s2).
 INSERT INTO workflow_runs DEFAULT VALUES RETURNING workflow_run_id AS run1 \gset
 INSERT INTO workflow_runs DEFAULT VALUES RETURNING workflow_run_id AS run2 \gset
 SET LOCAL ROLE staging_script;
@@ -29,41 +58,79 @@ SELECT is((:'promote_result'::jsonb ->> 'promoted_count')::integer, 1, 'fixture:
 SELECT isnt(:'writer_after'::text, 'on'::text, 'the pgstaging.writer flag does not outlive promote_postings_staging');
 
 -- ---------------------------------------------------------------------------
--- Far too broad: staging_script gets every table privilege.
+-- Far too broad: staging_script gets every privilege on every staged table.
 -- ---------------------------------------------------------------------------
-GRANT ALL ON TABLE postings, postings_staging TO staging_script;
+DO $grant$
+BEGIN
+    EXECUTE (SELECT format('GRANT ALL ON TABLE %s TO staging_script',
+                           string_agg(format('%I, %I', s.name, s.name || '_staging'), ', '))
+             FROM staged AS s);
+END
+$grant$;
 SELECT table_privs_are('public', 'postings', 'staging_script',
                        ARRAY['DELETE', 'INSERT', 'REFERENCES', 'SELECT', 'TRIGGER', 'TRUNCATE', 'UPDATE'],
                        'setup: staging_script now holds every privilege on postings');
 
 SET LOCAL ROLE staging_script;
 
-SELECT throws_ok(
-    $$INSERT INTO postings (external_job_id, source_website, job_title) VALUES ('FORGED', 'x', 'x')$$,
-    '42501', 'pgstaging: INSERT on public.postings is refused', 'GRANT ALL, script: INSERT into postings is refused by the guard'
-);
-SELECT throws_ok('UPDATE postings SET job_title = ''hacked''', '42501', 'pgstaging: UPDATE on public.postings is refused',
-                 'GRANT ALL, script: UPDATE of postings is refused by the guard');
-SELECT throws_ok('DELETE FROM postings', '42501', 'pgstaging: DELETE on public.postings is refused',
-                 'GRANT ALL, script: DELETE from postings is refused by the guard');
-SELECT throws_ok('TRUNCATE postings', '42501', 'pgstaging: TRUNCATE on public.postings is refused',
-                 'GRANT ALL, script: TRUNCATE of postings is refused by the guard');
+-- Every staged table: production is not writable, verdicts are not
+-- writable, staged rows are not removable, forged rows are refused.
+SELECT throws_ok(format('INSERT INTO %I DEFAULT VALUES', name), '42501',
+                 format('pgstaging: INSERT on public.%s is refused', name),
+                 format('GRANT ALL, script: INSERT into %s is refused by the guard', name))
+FROM staged ORDER BY name;
+SELECT throws_ok(format('UPDATE %I SET created_at = created_at', name), '42501',
+                 format('pgstaging: UPDATE on public.%s is refused', name),
+                 format('GRANT ALL, script: UPDATE of %s is refused by the guard', name))
+FROM staged ORDER BY name;
+SELECT throws_ok(format('DELETE FROM %I', name), '42501',
+                 format('pgstaging: DELETE on public.%s is refused', name),
+                 format('GRANT ALL, script: DELETE from %s is refused by the guard', name))
+FROM staged ORDER BY name;
+SELECT matches(pg_temp.raised(format('TRUNCATE %I CASCADE', name)),
+               '^42501: pgstaging: TRUNCATE on public\.\w+ is refused$',
+               format('GRANT ALL, script: TRUNCATE %s CASCADE is refused by a guard', name))
+FROM staged ORDER BY name;
+SELECT throws_ok(format('UPDATE %I_staging SET validated = true, outcome = ''failed'', validation_errors = ''[]''', name), '42501',
+                 format('pgstaging: UPDATE on public.%s_staging is refused', name),
+                 format('GRANT ALL, script: writing a verdict of %s_staging is refused by the guard', name))
+FROM staged ORDER BY name;
+SELECT throws_ok(format('DELETE FROM %I_staging', name), '42501',
+                 format('pgstaging: DELETE on public.%s_staging is refused', name),
+                 format('GRANT ALL, script: DELETE from %s_staging is refused by the guard', name))
+FROM staged ORDER BY name;
+SELECT matches(pg_temp.raised(format('TRUNCATE %I_staging CASCADE', name)),
+               '^42501: pgstaging: TRUNCATE on public\.\w+ is refused$',
+               format('GRANT ALL, script: TRUNCATE %s_staging CASCADE is refused by a guard', name))
+FROM staged ORDER BY name;
+SELECT throws_ok(format($$INSERT INTO %I_staging (workflow_run_id, raw_data, validated, promoted, promoted_to_id, outcome)
+                          VALUES (%s, '{}', true, true, 1, 'promoted')$$, name, :run2),
+                 '42501', 'pgstaging: a staged row may not set its own verdict or provenance',
+                 format('GRANT ALL, script: a forged "promoted" row in %s_staging is refused', name))
+FROM staged ORDER BY name;
 
-SELECT throws_ok(
-    format($$UPDATE postings_staging SET validated = true, outcome = 'failed', validation_errors = '[]' WHERE staging_id = %s$$, :s2),
-    '42501', 'pgstaging: UPDATE on public.postings_staging is refused', 'GRANT ALL, script: writing a verdict is refused'
+-- postings in depth: every forged column, and the flag.
+SELECT lives_ok(
+    format($$INSERT INTO postings_staging (workflow_run_id, actor_id, interaction_id, raw_data) VALUES (%s, NULL, 33, '{}')$$, :run2),
+    'GRANT ALL, script: an honest INSERT still passes'
 );
+SELECT throws_ok(
+    format($$INSERT INTO postings_staging (workflow_run_id, raw_data, %I) VALUES (%s, '{}', %s)$$, c.col, :run2, c.val),
+    '42501', 'pgstaging: a staged row may not set its own verdict or provenance',
+    pg_catalog.format('GRANT ALL, script: a forged %s is refused', c.col)
+)
+FROM (VALUES ('validated', 'true'), ('promoted', 'true'), ('outcome', '''promoted'''),
+             ('validation_errors', '''[]'''), ('validated_at', 'now()'), ('validated_by', 'session_user'),
+             ('rule_version', '1'), ('promoted_to_id', '1'), ('promoted_at', 'now()'),
+             ('rolled_back_at', 'now()'), ('rolled_back_by', 'session_user'), ('rollback_reason', '''x'''),
+             ('inserted_by', '''someone_else'''), ('created_at', '''2000-01-01''')) AS c (col, val);
 SELECT throws_ok(
     format($$UPDATE postings_staging SET raw_data = '{"job_id": "SWAPPED", "title": "x"}' WHERE staging_id = %s$$, :s2),
     '42501', 'pgstaging: UPDATE on public.postings_staging is refused', 'GRANT ALL, script: rewriting raw_data is refused'
 );
-SELECT throws_ok('DELETE FROM postings_staging', '42501', 'pgstaging: DELETE on public.postings_staging is refused',
-                 'GRANT ALL, script: DELETE of staging is refused');
-SELECT throws_ok('TRUNCATE postings_staging CASCADE', '42501', 'pgstaging: TRUNCATE on public.postings_staging is refused',
-                 'GRANT ALL, script: TRUNCATE ... CASCADE of staging is refused');
 
 -- The flag alone opens nothing: it needs the owner as current_user.
-SET LOCAL pgstaging.writer = 'on';
+SET LOCAL pgstaging.writer = 'on'; -- noqa: PRS
 SELECT throws_ok(
     $$INSERT INTO postings (external_job_id, source_website, job_title) VALUES ('FORGED', 'x', 'x')$$,
     '42501', 'pgstaging: INSERT on public.postings is refused', 'GRANT ALL + pgstaging.writer=on, script: INSERT into postings is refused'
@@ -77,35 +144,14 @@ SELECT throws_ok(
 );
 SELECT throws_ok('DELETE FROM postings_staging', '42501', 'pgstaging: DELETE on public.postings_staging is refused',
                  'GRANT ALL + pgstaging.writer=on, script: DELETE of staging is refused');
-SET LOCAL pgstaging.writer = 'off';
-
--- Forged verdicts and provenance at INSERT.
-SELECT lives_ok(
-    format($$INSERT INTO postings_staging (workflow_run_id, actor_id, interaction_id, raw_data) VALUES (%s, NULL, 33, '{}')$$, :run2),
-    'GRANT ALL, script: an honest INSERT still passes'
-);
-SELECT throws_ok(
-    format($$INSERT INTO postings_staging (workflow_run_id, raw_data, %I) VALUES (%s, '{}', %s)$$, c.col, :run2, c.val),
-    '42501', 'pgstaging: a staged row may not set its own verdict or provenance',
-    pg_catalog.format('GRANT ALL, script: a forged %s is refused', c.col)
-)
-FROM (VALUES ('validated', 'true'), ('promoted', 'true'), ('outcome', '''promoted'''),
-             ('validation_errors', '''[]'''), ('validated_at', 'now()'), ('validated_by', 'session_user'),
-             ('promoted_to_id', '1'), ('promoted_at', 'now()'), ('inserted_by', '''someone_else'''),
-             ('created_at', '''2000-01-01''')) AS c (col, val);
-SELECT throws_ok(
-    format($$INSERT INTO postings_staging (workflow_run_id, raw_data, validated, promoted, promoted_to_id, outcome)
-             VALUES (%s, '{"job_id": "X", "title": "x"}', true, true, 1, 'promoted')$$, :run2),
-    '42501', 'pgstaging: a staged row may not set its own verdict or provenance',
-    'GRANT ALL, script: a complete, consistent forged "promoted" row is refused'
-);
+SET LOCAL pgstaging.writer = 'off'; -- noqa: PRS
 
 RESET ROLE;
 
 -- The validator, granted too much, is still no writer.
 GRANT ALL ON TABLE postings, postings_staging TO staging_validator;
 SET LOCAL ROLE staging_validator;
-SET LOCAL pgstaging.writer = 'on';
+SET LOCAL pgstaging.writer = 'on'; -- noqa: PRS
 SELECT throws_ok(
     $$INSERT INTO postings (external_job_id, source_website, job_title) VALUES ('FORGED', 'x', 'x')$$,
     '42501', 'pgstaging: INSERT on public.postings is refused', 'GRANT ALL + pgstaging.writer=on, validator: INSERT into postings is refused'
@@ -115,19 +161,19 @@ SELECT throws_ok(
     '42501', 'pgstaging: UPDATE on public.postings_staging is refused',
     'GRANT ALL + pgstaging.writer=on, validator: writing a verdict directly is refused'
 );
-SET LOCAL pgstaging.writer = 'off';
+SET LOCAL pgstaging.writer = 'off'; -- noqa: PRS
 RESET ROLE;
 
 -- A superuser that is not the owner is refused too (it can only get past by
 -- becoming the owner, below).
-SET LOCAL pgstaging.writer = 'on';
+SET LOCAL pgstaging.writer = 'on'; -- noqa: PRS
 SELECT throws_ok(
     $$INSERT INTO postings (external_job_id, source_website, job_title) VALUES ('FORGED', 'x', 'x')$$,
     '42501', 'pgstaging: INSERT on public.postings is refused', 'superuser (not the owner): INSERT into postings is refused'
 );
 SELECT throws_ok('DELETE FROM postings_staging', '42501', 'pgstaging: DELETE on public.postings_staging is refused',
                  'superuser (not the owner): DELETE of staging is refused');
-SET LOCAL pgstaging.writer = 'off';
+SET LOCAL pgstaging.writer = 'off'; -- noqa: PRS
 
 -- ---------------------------------------------------------------------------
 -- The table owner.
@@ -146,7 +192,7 @@ SELECT throws_ok(
 
 -- With the flag the owner passes the statement guard (this is how promotion
 -- writes)...
-SET LOCAL pgstaging.writer = 'on';
+SET LOCAL pgstaging.writer = 'on'; -- noqa: PRS
 SELECT lives_ok(
     format($$UPDATE postings_staging SET validated = true, outcome = 'failed', validation_errors = '[]' WHERE staging_id = %s$$, :s2),
     'owner + pgstaging.writer=on: a verdict update passes the statement guard'
@@ -164,6 +210,7 @@ FROM (VALUES ('raw_data', $$'{"job_id": "GUARD-1", "title": "Rewritten"}'$$),
              ('workflow_run_id', :run2::text),
              ('actor_id', '1'),
              ('interaction_id', '999'),
+             ('supersedes_staging_id', :s2::text),
              ('inserted_by', 'current_user'),
              ('created_at', '''2000-01-01''')) AS c (col, val);
 SELECT throws_ok(
@@ -181,7 +228,7 @@ SELECT throws_ok(
     format($$INSERT INTO postings_staging (workflow_run_id, raw_data, inserted_by) VALUES (%s, '{}', 'someone_else')$$, :run2),
     '42501', 'pgstaging: a staged row may not set its own verdict or provenance', 'owner: a forged inserted_by is refused'
 );
-SET LOCAL pgstaging.writer = 'off';
+SET LOCAL pgstaging.writer = 'off'; -- noqa: PRS
 
 -- Retention is the owner's: it may delete staged rows nothing refers to.
 SELECT lives_ok(
