@@ -17,17 +17,12 @@ def print_table(table: Table) -> None:
 
 def status_table(workflow_run_id: int, rows: Sequence[RunStatus]) -> Table:
     table = Table(title=f"workflow run {workflow_run_id}")
-    for column in ("table", "staged", "pending", "promoted", "duplicate", "failed"):
-        table.add_column(column, justify="left" if column == "table" else "right")
+    columns = ("staged", "pending", "promoted", "duplicate", "updated", "failed", "rolled_back")
+    table.add_column("table")
+    for column in columns:
+        table.add_column(column.replace("_", " "), justify="right")
     for r in rows:
-        table.add_row(
-            r.table_name,
-            str(r.staged),
-            str(r.pending),
-            str(r.promoted),
-            str(r.duplicate),
-            str(r.failed),
-        )
+        table.add_row(r.table_name, *(str(getattr(r, column)) for column in columns))
     return table
 
 

@@ -1,2 +1,2 @@
-SELECT s.table_name, s.staged, s.pending, s.promoted, s.duplicate, s.failed
+SELECT s.table_name, s.staged, s.pending, s.promoted, s.duplicate, s.updated, s.failed, s.rolled_back
 FROM pgstaging.run_status(%(workflow_run_id)s) AS s

@@ -78,3 +78,24 @@ REVOKE ALL ON FUNCTION pgstaging.guard_pgstaging_writes() FROM PUBLIC;
 REVOKE ALL ON FUNCTION pgstaging.guard_staging_removal() FROM PUBLIC;
 REVOKE ALL ON FUNCTION pgstaging.refuse_forged_staging_row() FROM PUBLIC;
 REVOKE ALL ON FUNCTION pgstaging.refuse_staging_rewrite() FROM PUBLIC;
+
+-- Row-level guard, fired only (via WHEN) for a row that claims to supersede
+-- another: re-staging is the owner's (pgstaging.restage), not a script's.
+CREATE OR REPLACE FUNCTION pgstaging.refuse_foreign_restage()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $function$
+BEGIN
+    IF (SELECT c.relowner FROM pg_catalog.pg_class AS c WHERE c.oid = TG_RELID)
+        IS DISTINCT FROM (SELECT r.oid FROM pg_catalog.pg_roles AS r WHERE r.rolname = current_user) THEN
+        RAISE EXCEPTION 'pgstaging: only the owner may re-stage a row'
+            USING ERRCODE = '42501',
+                  DETAIL = pg_catalog.format('Table %I.%I; supersedes_staging_id is set by pgstaging.restage.',
+                                             TG_TABLE_SCHEMA, TG_TABLE_NAME);
+    END IF;
+    RETURN NEW;
+END
+$function$;
+
+REVOKE ALL ON FUNCTION pgstaging.refuse_foreign_restage() FROM PUBLIC;

@@ -20,6 +20,7 @@ DECLARE
     -- Details are capped per list; counts are always exact (README).
     v_details_limit integer := 10000;
     v_result jsonb;
+    v_writer text;  -- the caller's value, put back on the way out
 BEGIN
     IF p_workflow_run_id IS NULL AND p_staging_ids IS NULL THEN
         RAISE EXCEPTION 'pgstaging: workflow_run_id must not be NULL'
@@ -30,6 +31,7 @@ BEGIN
 
     -- Tell the write guards this is pgstaging writing (they also require the
     -- table owner as current_user). An error rolls this back with the rest.
+    v_writer := current_setting('pgstaging.writer', true);
     PERFORM set_config('pgstaging.writer', 'on', true);
 
     -- One validator per run at a time; other runs go on in parallel. A
@@ -47,7 +49,7 @@ BEGIN
         EXCEPTION WHEN SQLSTATE 'PGSDR' THEN
             NULL;
         END;
-        PERFORM set_config('pgstaging.writer', 'off', true);
+        PERFORM set_config('pgstaging.writer', coalesce(v_writer, ''), true);
         RETURN v_result;
     END IF;
 
@@ -85,7 +87,7 @@ BEGIN
         )::text);
     END IF;
 
-    PERFORM set_config('pgstaging.writer', 'off', true);
+    PERFORM set_config('pgstaging.writer', coalesce(v_writer, ''), true);
     RETURN v_result;
 END
 $function$;

@@ -105,12 +105,14 @@ DECLARE
     v_removal jsonb;
     v_columns text;
     v_result jsonb;
+    v_writer text;  -- the caller's value, put back on the way out
 BEGIN
     IF p_workflow_run_id IS NULL THEN
         RAISE EXCEPTION 'pgstaging: workflow_run_id must not be NULL' USING ERRCODE = '22004';
     END IF;
     SELECT t.* INTO STRICT v_spec FROM pgstaging.staged_tables AS t WHERE t.table_name = p_table;
     v_id_column := v_spec.spec ->> 'id_column';
+    v_writer := current_setting('pgstaging.writer', true);
     PERFORM set_config('pgstaging.writer', 'on', true);
     PERFORM pg_advisory_xact_lock(hashtext('pgstaging.' || p_table), p_workflow_run_id);
 
@@ -183,7 +185,7 @@ BEGIN
         'rolled_back_count', v_result -> 'rolled_back_count'
     )::text);
 
-    PERFORM set_config('pgstaging.writer', 'off', true);
+    PERFORM set_config('pgstaging.writer', coalesce(v_writer, ''), true);
     RETURN v_result;
 END
 $function$;

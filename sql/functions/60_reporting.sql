@@ -2,15 +2,18 @@
 -- show only what the caller may SELECT.
 
 -- The ledger of one run, per staged table: every staged row is exactly one
--- of pending, promoted, duplicate or failed.
-CREATE OR REPLACE FUNCTION pgstaging.run_status(p_workflow_run_id integer)
+-- of pending, promoted, duplicate, updated, failed or rolled back.
+DROP FUNCTION IF EXISTS pgstaging.run_status(integer);
+CREATE FUNCTION pgstaging.run_status(p_workflow_run_id integer)
 RETURNS TABLE (
     table_name name,
     staged bigint,
     pending bigint,
     promoted bigint,
     duplicate bigint,
-    failed bigint
+    updated bigint,
+    failed bigint,
+    rolled_back bigint
 )
 LANGUAGE plpgsql
 STABLE
@@ -25,7 +28,9 @@ BEGIN
             $sql$SELECT %L::name, count(*), count(*) FILTER (WHERE s.outcome IS NULL),
                    count(*) FILTER (WHERE s.outcome = 'promoted'),
                    count(*) FILTER (WHERE s.outcome = 'duplicate'),
-                   count(*) FILTER (WHERE s.outcome = 'failed')
+                   count(*) FILTER (WHERE s.outcome = 'updated'),
+                   count(*) FILTER (WHERE s.outcome = 'failed'),
+                   count(*) FILTER (WHERE s.outcome = 'rolled_back')
             FROM %s AS s WHERE s.workflow_run_id = $1$sql$,
             v_table.table_name, v_table.staging_table
         ) USING p_workflow_run_id;

@@ -255,6 +255,10 @@ BEGIN
               OR new.inserted_by IS DISTINCT FROM session_user OR new.created_at IS DISTINCT FROM now())
         EXECUTE FUNCTION pgstaging.refuse_forged_staging_row()$ddl$, v_staging || '_refuse_forged', v_stage);
     EXECUTE format($ddl$
+        CREATE OR REPLACE TRIGGER %I BEFORE INSERT ON %s FOR EACH ROW
+        WHEN (new.supersedes_staging_id IS NOT NULL)
+        EXECUTE FUNCTION pgstaging.refuse_foreign_restage()$ddl$, v_staging || '_restage_owner_only', v_stage);
+    EXECUTE format($ddl$
         CREATE OR REPLACE TRIGGER %I BEFORE UPDATE ON %s FOR EACH ROW
         WHEN (old.raw_data IS DISTINCT FROM new.raw_data
               OR old.staging_id IS DISTINCT FROM new.staging_id

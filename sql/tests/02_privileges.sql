@@ -12,7 +12,7 @@
 -- without editing this file; a new relation or function fails the
 -- catalogue checks until it is listed here.
 BEGIN;
-SELECT plan(724 + 4 * (
+SELECT plan(731 + 4 * (
     SELECT count(*)::integer
     FROM pg_catalog.pg_attribute AS a
     INNER JOIN pg_catalog.pg_class AS c ON a.attrelid = c.oid
@@ -104,6 +104,7 @@ INSERT INTO expected_functions VALUES
     ('pgstaging.guard_pgstaging_writes()', 'owner'),
     ('pgstaging.guard_staging_removal()', 'owner'),
     ('pgstaging.refuse_forged_staging_row()', 'owner'),
+    ('pgstaging.refuse_foreign_restage()', 'owner'),
     ('pgstaging.refuse_staging_rewrite()', 'owner'),
     ('pgstaging.run_promotion(name,integer,text,boolean,bigint[])', 'owner'),
     ('pgstaging.apply_promotion(pgstaging.staged_tables,integer,text,bigint[],integer)', 'owner'),

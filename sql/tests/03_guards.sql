@@ -4,7 +4,7 @@
 -- from a plain privilege error. Every staged table is checked; postings in
 -- depth.
 BEGIN;
-SELECT plan(46 + 9 * (SELECT count(*)::integer FROM pgstaging.staged_tables));
+SELECT plan(47 + 9 * (SELECT count(*)::integer FROM pgstaging.staged_tables));
 SET LOCAL client_min_messages = warning;  -- TRUNCATE ... CASCADE notices
 
 CREATE TEMP TABLE staged (name text PRIMARY KEY);
@@ -34,8 +34,9 @@ SELECT results_eq(
                     ('%1$s_staging_guard_removal', 'pgstaging.guard_staging_removal'),
                     ('%1$s_staging_guard_update', 'pgstaging.guard_pgstaging_writes'),
                     ('%1$s_staging_refuse_forged', 'pgstaging.refuse_forged_staging_row'),
-                    ('%1$s_staging_refuse_rewrite', 'pgstaging.refuse_staging_rewrite')$$, name),
-    format('%s and %s_staging carry the four guards', name, name)
+                    ('%1$s_staging_refuse_rewrite', 'pgstaging.refuse_staging_rewrite'),
+                    ('%1$s_staging_restage_owner_only', 'pgstaging.refuse_foreign_restage')$$, name),
+    format('%s and %s_staging carry their guards', name, name)
 )
 FROM staged ORDER BY name;
 
@@ -124,6 +125,11 @@ FROM (VALUES ('validated', 'true'), ('promoted', 'true'), ('outcome', '''promote
              ('rule_version', '1'), ('promoted_to_id', '1'), ('promoted_at', 'now()'),
              ('rolled_back_at', 'now()'), ('rolled_back_by', 'session_user'), ('rollback_reason', '''x'''),
              ('inserted_by', '''someone_else'''), ('created_at', '''2000-01-01''')) AS c (col, val);
+SELECT throws_ok(
+    format($$INSERT INTO postings_staging (workflow_run_id, raw_data, supersedes_staging_id) VALUES (%s, '{}', %s)$$, :run2, :s2),
+    '42501', 'pgstaging: only the owner may re-stage a row',
+    'GRANT ALL, script: a row claiming to supersede another is refused'
+);
 SELECT throws_ok(
     format($$UPDATE postings_staging SET raw_data = '{"job_id": "SWAPPED", "title": "x"}' WHERE staging_id = %s$$, :s2),
     '42501', 'pgstaging: UPDATE on public.postings_staging is refused', 'GRANT ALL, script: rewriting raw_data is refused'
