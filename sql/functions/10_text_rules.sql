@@ -3,13 +3,14 @@
 -- per-row function call, no per-row EXCEPTION block.
 
 -- Trim ASCII and Unicode whitespace (btrim alone only strips spaces).
+-- Vertical tab is U&'\000B': E'\v' is not an escape in PostgreSQL, it is "v".
 CREATE OR REPLACE FUNCTION pgstaging.trim_ws(p_value text)
 RETURNS text
 LANGUAGE sql
 IMMUTABLE PARALLEL SAFE
 RETURN pg_catalog.btrim(
     p_value,
-    E' \t\n\r\f\v' || U&'\0085\00A0\1680\2000\2001\2002\2003\2004\2005\2006\2007\2008\2009\200A\2028\2029\202F\205F\3000\FEFF'
+    E' \t\n\r\f' || U&'\000B\0085\00A0\1680\2000\2001\2002\2003\2004\2005\2006\2007\2008\2009\200A\2028\2029\202F\205F\3000\FEFF'
 );
 
 -- One validation error in the design's form, as a one-element array, or an
