@@ -25,7 +25,7 @@ def run_actor(handler: Callable[[dict[str, Any], str], dict[str, Any]]) -> int:
     except PgStagingError as error:
         print(json.dumps({"status": "FAILED", "error": str(error)}))
         return error.exit_code
-    except (ValueError, KeyError) as error:
+    except (ValueError, KeyError, TypeError, OSError, RecursionError) as error:
         print(json.dumps({"status": "FAILED", "error": f"bad input: {error}"}))
         return 7
     print(json.dumps(result, ensure_ascii=False))

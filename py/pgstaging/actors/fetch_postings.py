@@ -22,7 +22,10 @@ def fetch_jobs(request: dict[str, Any]) -> list[Any]:
     if "jobs_file" in request:
         with open(request["jobs_file"], encoding="utf-8") as stream:
             return [json.loads(line) for line in stream if line.strip()]
-    return list(request.get("jobs", []))
+    jobs = request.get("jobs", [])
+    if not isinstance(jobs, list):
+        raise ValueError('"jobs" must be a JSON array')
+    return jobs
 
 
 def handle(request: dict[str, Any], conninfo: str) -> dict[str, Any]:
