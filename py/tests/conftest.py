@@ -15,12 +15,11 @@ from dataclasses import dataclass
 
 import psycopg
 import pytest
-from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
 from pgstaging import install, sqlfiles
 from pgstaging.client import StagingClient
 from pgstaging.devcluster import OWNER, temp_cluster
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 TEMPLATE = "pgstaging_template"
 _counter = itertools.count()
@@ -68,9 +67,13 @@ def _admin(admin_server_url: str) -> psycopg.Connection:
 @pytest.fixture(scope="session")
 def template_db(admin_server_url: str) -> str:
     with _admin(admin_server_url) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(TEMPLATE)))
         conn.execute(
-            sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(TEMPLATE), sql.Identifier(OWNER))
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(TEMPLATE))
+        )
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                sql.Identifier(TEMPLATE), sql.Identifier(OWNER)
+            )
         )
     install(make_conninfo(admin_server_url, user=OWNER, dbname=TEMPLATE))
     with psycopg.connect(make_conninfo(admin_server_url, dbname=TEMPLATE), autocommit=True) as conn:
@@ -89,7 +92,29 @@ def db(admin_server_url: str, template_db: str) -> Iterator[Database]:
         )
     yield Database(name, admin_server_url)
     with _admin(admin_server_url) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+@pytest.fixture
+def empty_db(admin_server_url: str, template_db: str) -> Iterator[Database]:
+    """A fresh database owned by the owner, without pgstaging (roles and logins exist).
+
+    Depends on template_db so that the cluster-wide roles and test logins exist.
+    """
+    name = f"pgstaging_empty_{os.getpid()}_{next(_counter)}"
+    with _admin(admin_server_url) as conn:
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                sql.Identifier(name), sql.Identifier(OWNER)
+            )
+        )
+    yield Database(name, admin_server_url)
+    with _admin(admin_server_url) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
 
 
 @pytest.fixture
