@@ -8,6 +8,7 @@ installs the SQL and wraps the calls; it holds no validation logic itself.
 from pgstaging.client import Failure, PromotionResult, RunStatus, StagingClient
 from pgstaging.errors import (
     ConnectionFailed,
+    OutcomeUnknown,
     PermissionDenied,
     PgStagingError,
     UnknownActor,
@@ -22,6 +23,7 @@ __all__ = [
     "ConnectionFailed",
     "Failure",
     "InstallResult",
+    "OutcomeUnknown",
     "PermissionDenied",
     "PgStagingError",
     "PromotionResult",

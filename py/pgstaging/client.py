@@ -3,21 +3,38 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+import random
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from itertools import islice
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg import sql
+from psycopg.pq import TransactionStatus
 from psycopg.rows import class_row
 
 from pgstaging import sqlfiles
-from pgstaging.errors import UnknownActor, UnknownRun, translate
+from pgstaging.errors import (
+    ConnectionFailed,
+    OutcomeUnknown,
+    PgStagingError,
+    UnknownActor,
+    UnknownRun,
+    translate,
+)
 
 BATCH_SIZE = 1000
+# Deadlock, serialization failure, lock timeout: the transaction was rolled
+# back whole, so a call that owns its transaction can simply run again.
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
+RETRIES = 3
+BACKOFF = 0.05  # seconds before the first retry; doubles each time, with jitter
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -37,7 +54,9 @@ class RunStatus:
     pending: int
     promoted: int
     duplicate: int
+    updated: int
     failed: int
+    rolled_back: int
 
 
 @dataclass(frozen=True)
@@ -99,17 +118,50 @@ class StagingClient:
     Each method runs in its own transaction unless the connection is
     already inside one (``with conn.transaction():``), so callers can group
     staging and promotion atomically.
+
+    A call that owns its transaction (the connection was idle) is retried up
+    to ``retries`` times, with exponential backoff and jitter, on a deadlock
+    (40P01), a serialization failure (40001) or a lock timeout (55P03); then
+    the error is raised with ``attempts`` set. Inside a caller's transaction
+    nothing is retried. ``stage`` and ``stage_copy`` are not retried (their
+    documents may be a one-shot iterator).
+
+    If the connection is lost during ``promote``, ``retry`` or ``unpromote``
+    in a transaction of its own, the call is not re-run: the client
+    reconnects (when it was made by ``connect()``), re-reads the run's
+    ledger and raises ``OutcomeUnknown``.
     """
 
-    def __init__(self, conn: psycopg.Connection):
+    def __init__(
+        self,
+        conn: psycopg.Connection,
+        *,
+        conninfo: str | None = None,
+        connect_kwargs: dict[str, Any] | None = None,
+        retries: int = RETRIES,
+        backoff: float = BACKOFF,
+    ):
         self.conn = conn
+        self.retries = retries
+        self.backoff = backoff
+        self._conninfo = conninfo
+        self._connect_kwargs = dict(connect_kwargs or {})
 
     @classmethod
-    def connect(cls, conninfo: str = "", **kwargs: Any) -> StagingClient:
+    def connect(
+        cls,
+        conninfo: str = "",
+        *,
+        retries: int = RETRIES,
+        backoff: float = BACKOFF,
+        **kwargs: Any,
+    ) -> StagingClient:
+        """Connect with ``conninfo`` and psycopg's ``kwargs``; both are kept to reconnect."""
         try:
-            return cls(psycopg.connect(conninfo, **kwargs))
+            conn = psycopg.connect(conninfo, **kwargs)
         except psycopg.Error as error:
             raise translate(error) from error
+        return cls(conn, conninfo=conninfo, connect_kwargs=kwargs, retries=retries, backoff=backoff)
 
     def close(self) -> None:
         self.conn.close()
@@ -226,7 +278,10 @@ class StagingClient:
 
         With ``dry_run`` the same summary comes back and nothing changes.
         """
-        summary = self._scalar(
+        summary = self._change(
+            "promote",
+            table,
+            workflow_run_id,
             "client/promote.sql",
             {"table": table, "workflow_run_id": workflow_run_id, "dry_run": dry_run},
         )
@@ -234,8 +289,12 @@ class StagingClient:
 
     def retry(self, table: str, workflow_run_id: int) -> PromotionResult:
         """Re-judge a run's failed (and rolled back) rows under the current rules."""
-        summary = self._scalar(
-            "client/retry.sql", {"table": table, "workflow_run_id": workflow_run_id}
+        summary = self._change(
+            "retry",
+            table,
+            workflow_run_id,
+            "client/retry.sql",
+            {"table": table, "workflow_run_id": workflow_run_id},
         )
         return PromotionResult(summary)
 
@@ -243,7 +302,10 @@ class StagingClient:
         self, table: str, workflow_run_id: int, *, reason: str | None = None, cascade: bool = False
     ) -> dict[str, Any]:
         """Take a run's promotions back out of production; staged rows are kept."""
-        return self._scalar(
+        return self._change(
+            "unpromote",
+            table,
+            workflow_run_id,
             "client/unpromote.sql",
             {
                 "table": table,
@@ -318,23 +380,90 @@ class StagingClient:
         return sql.Identifier(schema_name, table_name)
 
     def _scalar(self, name: str, params: dict[str, Any], allow_none: bool = False) -> Any:
-        try:
+        def once() -> Any:
             with self.conn.transaction(), self.conn.cursor() as cur:
                 cur.execute(sqlfiles.query(name), params)
-                row = cur.fetchone()
-        except psycopg.Error as error:
-            raise translate(error) from error
+                return cur.fetchone()
+
+        row = self._attempt(once)
         if row is None and allow_none:
             return None
         return row[0]
 
     def _rows(self, name: str, params: dict[str, Any], kind: type) -> list[Any]:
-        try:
+        def once() -> list[Any]:
             with self.conn.transaction(), self.conn.cursor(row_factory=class_row(kind)) as cur:
                 cur.execute(sqlfiles.query(name), params)
                 return cur.fetchall()
-        except psycopg.Error as error:
-            raise translate(error) from error
+
+        return self._attempt(once)
+
+    def _owns_transaction(self) -> bool:
+        return self.conn.info.transaction_status == TransactionStatus.IDLE
+
+    def _attempt(self, once: Callable[[], T]) -> T:
+        """Run ``once``; retry transient conflicts when the call owns its transaction."""
+        owns = self._owns_transaction()
+        attempt = 1
+        while True:
+            try:
+                return once()
+            except psycopg.Error as error:
+                if owns and error.sqlstate in RETRYABLE_SQLSTATES and attempt <= self.retries:
+                    # Equal jitter: at least half the exponential delay.
+                    delay = self.backoff * 2 ** (attempt - 1)
+                    time.sleep(delay / 2 + random.uniform(0, delay / 2))
+                    attempt += 1
+                    continue
+                translated = translate(error)
+                translated.attempts = attempt
+                raise translated from error
+
+    def _change(
+        self, action: str, table: str, workflow_run_id: int, name: str, params: dict[str, Any]
+    ) -> Any:
+        """A promote, retry or unpromote: never re-run blindly after a lost connection."""
+        owns = self._owns_transaction()
+        try:
+            return self._scalar(name, params)
+        except PgStagingError as error:
+            if not (owns and self.conn.broken):
+                raise
+            lost = error
+        ledger = None
+        try:
+            self._reconnect()
+            ledger = self.status(workflow_run_id)
+            checked = "the run's ledger was re-read"
+        except PgStagingError as error:
+            checked = f"could not reconnect to re-read the run's ledger ({error})"
+        raise OutcomeUnknown(
+            f"connection lost during {action} of {table} run {workflow_run_id}; it may or may"
+            f" not have committed: {checked}; {action} again is safe (idempotent) [{lost}]",
+            action=action,
+            table=table,
+            workflow_run_id=workflow_run_id,
+            ledger=ledger,
+        ) from lost
+
+    def _reconnect(self) -> None:
+        """A new connection with the same conninfo, after a few bounded tries."""
+        if self._conninfo is None:
+            raise ConnectionFailed("this client was not made by connect(): no conninfo to reuse")
+        last: PgStagingError | None = None
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(self.backoff * 2 ** (attempt - 1))
+            try:
+                conn = psycopg.connect(self._conninfo, **self._connect_kwargs)
+            except psycopg.Error as error:
+                last = translate(error)
+                continue
+            self.conn.close()
+            self.conn = conn
+            return
+        assert last is not None
+        raise last
 
 
 def _dumps(document: Any) -> str:

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import psycopg
 from psycopg import errors as pgerrors
 
 
 class PgStagingError(Exception):
-    """Base class. ``exit_code`` is what the CLI exits with (see README, "Exit codes")."""
+    """Base class. ``exit_code`` is what the CLI exits with (see README, "Exit codes").
+
+    ``attempts`` is how many times the client tried the call (more than one
+    after retries of a deadlock, serialization failure or lock timeout).
+    """
 
     exit_code = 1
+    attempts = 1
 
 
 class ConnectionFailed(PgStagingError):
@@ -38,6 +45,34 @@ class DatabaseError(PgStagingError):
 
 class BadInput(PgStagingError):
     exit_code = 7
+
+
+class OutcomeUnknown(PgStagingError):
+    """The connection was lost while a promote, retry or unpromote was in flight.
+
+    The call may or may not have committed. The client does not re-run it: it
+    reconnects, re-reads the run's ledger (``ledger``: the ``status(run)`` rows,
+    or ``None`` when it could not reconnect) and raises this, so the caller
+    decides. Promotion, retry and unpromote are idempotent, so calling again
+    is safe. Exit code 8.
+    """
+
+    exit_code = 8
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        action: str,
+        table: str,
+        workflow_run_id: int,
+        ledger: list[Any] | None,
+    ):
+        super().__init__(message)
+        self.action = action
+        self.table = table
+        self.workflow_run_id = workflow_run_id
+        self.ledger = ledger
 
 
 def _message(error: psycopg.Error) -> str:
