@@ -356,8 +356,15 @@ BEGIN
         v_joins);
 
     -- The judged view: the rules, readable by anyone who may read staging.
-    EXECUTE format('DROP VIEW IF EXISTS pgstaging.%I', v_staging || '_judged');
-    EXECUTE format('CREATE VIEW pgstaging.%I AS %s', v_staging || '_judged', replace(v_judge, '{filter}', 'true'));
+    -- Replaced in place, so that views users build on it survive a
+    -- re-install; only a spec that changes its columns drops it (and a
+    -- dependent view then refuses, 2BP01, rather than being dropped).
+    BEGIN
+        EXECUTE format('CREATE OR REPLACE VIEW pgstaging.%I AS %s', v_staging || '_judged', replace(v_judge, '{filter}', 'true'));
+    EXCEPTION WHEN invalid_table_definition THEN
+        EXECUTE format('DROP VIEW pgstaging.%I', v_staging || '_judged');
+        EXECUTE format('CREATE VIEW pgstaging.%I AS %s', v_staging || '_judged', replace(v_judge, '{filter}', 'true'));
+    END;
     EXECUTE format('COMMENT ON VIEW pgstaging.%I IS %L', v_staging || '_judged',
         format('pgstaging: %s rules; one row per staged row with normalized fields and errors', v_table));
 
