@@ -526,7 +526,7 @@ PARTIAL = st.dictionaries(
 )
 
 PROPERTY_SETTINGS = settings(
-    max_examples=60,
+    max_examples=150,
     deadline=None,
     database=None,
     suppress_health_check=[
