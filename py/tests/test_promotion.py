@@ -30,9 +30,8 @@ def test_design_summary_shape_and_ledger(script, validator, run_id, actor_id):
         },
     }
     (status,) = [s for s in validator.status(run_id) if s.table_name == "postings"]
-    assert (status.staged, status.pending, status.promoted, status.duplicate, status.failed) == (
-        3, 0, 1, 1, 1,
-    )
+    ledger = (status.staged, status.pending, status.promoted, status.duplicate, status.failed)
+    assert ledger == (3, 0, 1, 1, 1)
 
 
 def test_second_call_changes_nothing(script, validator, run_id, actor_id):
