@@ -255,7 +255,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    # argparse gives `stage TABLE` an empty FILE at once, so a FILE written
+    # after the options (`stage TABLE --run N --actor A FILE`, as documented)
+    # comes back unrecognized: take it as the FILE.
+    if (
+        args.command == "stage"
+        and args.file == "-"
+        and len(extra) == 1
+        and (extra[0] == "-" or not extra[0].startswith("-"))
+    ):
+        args.file, extra = extra[0], []
+    if extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     try:
         return args.func(args)
     except PgStagingError as error:

@@ -139,6 +139,40 @@ def test_stage_from_a_file(db, run_id, actor_id, tmp_path):
     ]
 
 
+def test_stage_with_the_file_after_the_options(db, run_id, actor_id, tmp_path):
+    # The README's form: pgstaging stage TABLE --run N --actor NAME|ID [FILE|-]
+    path = tmp_path / "jobs.jsonl"
+    path.write_text(jsonl(DOCUMENTS), encoding="utf-8")
+    url = db.url("script_login")
+
+    done = run_cli(
+        "stage", "postings", "--run", str(run_id), "--actor", str(actor_id), str(path), url=url
+    )
+
+    assert (done.returncode, done.stderr) == (0, "")
+    ids = json.loads(done.stdout)["staging_ids"]
+    assert [r.raw_data for r in staged_rows(db.admin_url, ids)] == DOCUMENTS
+
+    done = run_cli(
+        "stage",
+        "postings",
+        "--run",
+        str(run_id),
+        "--actor",
+        str(actor_id),
+        "-",
+        url=url,
+        input=jsonl(DOCUMENTS[:1]),
+    )
+    assert done.returncode == 0 and json.loads(done.stdout)["count"] == 1
+    for extra in (["--bogus"], [str(path), str(path)]):
+        done = run_cli(
+            "stage", "postings", "--run", str(run_id), "--actor", str(actor_id), *extra, url=url
+        )
+        assert done.returncode == 2 and "unrecognized arguments" in done.stderr
+    assert ledger(db.admin_url, run_id)["staged"] == len(DOCUMENTS) + 1
+
+
 def test_stage_from_stdin_with_dsn(db, run_id, actor_id):
     for file_args in ([], ["-"]):
         done = run_cli(
