@@ -196,8 +196,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("install", help="install or upgrade pgstaging (idempotent)")
     p.add_argument("--schema", default="public", help="schema for data tables (default: public)")
     p.add_argument("--force", action="store_true", help="re-run the scripts even if unchanged")
-    p.add_argument("--spec", action="append", metavar="FILE",
-                   help="also register your own staged table from this spec file (repeatable)")
+    p.add_argument(
+        "--spec",
+        action="append",
+        metavar="FILE",
+        help="also register your own staged table from this spec file (repeatable)",
+    )
     p.set_defaults(func=cmd_install)
 
     p = sub.add_parser("stage", help="stage JSON lines as raw rows (prints the staging ids)")

@@ -103,7 +103,10 @@ class PromotionResult:
         return self.summary["details"]["failed"]
 
     def as_json(self) -> dict[str, Any]:
-        return self.summary
+        """The summary with the design's key order (jsonb sorts keys its own way)."""
+        first = ("status", "promoted_count", "duplicate_count", "updated_count", "failed_count")
+        ordered = {key: self.summary[key] for key in first if key in self.summary}
+        return ordered | self.summary
 
 
 def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:

@@ -78,6 +78,8 @@ class OutcomeUnknown(PgStagingError):
 def _message(error: psycopg.Error) -> str:
     diag = error.diag
     text = diag.message_primary or str(error).strip()
+    # pgstaging's own SQL errors already name it; the CLI adds the prefix once.
+    text = text.removeprefix("pgstaging: ")
     if diag.message_hint:
         text += f" (hint: {diag.message_hint})"
     return text

@@ -122,6 +122,8 @@ def test_fetch_without_jobs_stages_nothing(db, run_id):
         ("{}", "workflow_run_id"),
         ('{"workflow_run_id": null}', "bad input"),
         ('{"workflow_run_id": "seven"}', "bad input"),
+        ('{"workflow_run_id": 1.9}', "must be an integer"),
+        ('{"workflow_run_id": true}', "must be an integer"),
         ('{"workflow_run_id": RUN, "jobs": 5}', "jobs"),
         ('{"workflow_run_id": RUN, "jobs": "a string"}', "jobs"),
         ('{"workflow_run_id": RUN, "jobs_file": "/no/such/file.jsonl"}', "/no/such/file.jsonl"),

@@ -354,6 +354,7 @@ def test_unknown_table_exits_4(db, run_id, actor_id):
     assert_one_line_error(done, 4, '"nope"')
     done = run_cli("failures", "nope", "--run", str(run_id), url=db.url("validator_login"))
     assert_one_line_error(done, 4, '"nope"')
+    assert done.stderr.count("pgstaging:") == 1
     assert ledger(db.admin_url, run_id)["staged"] == 0
 
 

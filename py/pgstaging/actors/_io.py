@@ -11,6 +11,14 @@ from typing import Any
 from pgstaging.errors import PgStagingError
 
 
+def run_id(request: dict[str, Any]) -> int:
+    """The request's workflow_run_id: an integer, never a float or a boolean."""
+    value = request.get("workflow_run_id")
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError("workflow_run_id must be an integer")
+    return value
+
+
 def run_actor(handler: Callable[[dict[str, Any], str], dict[str, Any]]) -> int:
     """Read one JSON object from stdin, print the handler's JSON result.
 

@@ -14,7 +14,7 @@ import json
 import sys
 from typing import Any
 
-from pgstaging.actors._io import run_actor
+from pgstaging.actors._io import run_actor, run_id
 from pgstaging.client import StagingClient
 
 
@@ -33,7 +33,7 @@ def handle(request: dict[str, Any], conninfo: str) -> dict[str, Any]:
     with StagingClient.connect(conninfo) as client:
         ids = client.stage(
             "postings",
-            int(request["workflow_run_id"]),
+            run_id(request),
             request.get("actor_id"),
             jobs,
             interaction_id=request.get("interaction_id"),

@@ -12,12 +12,12 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from pgstaging.actors._io import run_actor
+from pgstaging.actors._io import run_actor, run_id
 from pgstaging.client import StagingClient
 
 
 def handle(request: dict[str, Any], conninfo: str) -> dict[str, Any]:
-    workflow_run_id = int(request["workflow_run_id"])
+    workflow_run_id = run_id(request)
     with StagingClient.connect(conninfo) as client:
         client.require_run(workflow_run_id)
         return client.promote("postings", workflow_run_id).as_json()
