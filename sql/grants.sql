@@ -11,10 +11,11 @@ END
 $grants$;
 
 REVOKE ALL ON TABLE workflow_runs, actors, pgstaging.staged_tables, pgstaging.installs,
-    pgstaging.rule_versions, pgstaging.promotion_log, pgstaging.update_preimages, pgstaging.superseded_verdicts
+    pgstaging.rule_versions, pgstaging.promotion_log, pgstaging.update_preimages, pgstaging.superseded_verdicts,
+    pgstaging.run_locks
 FROM staging_script, staging_validator, staging_reader;
 REVOKE ALL ON TABLE pgstaging.staged_tables, pgstaging.installs, pgstaging.rule_versions,
-    pgstaging.promotion_log, pgstaging.update_preimages, pgstaging.superseded_verdicts
+    pgstaging.promotion_log, pgstaging.update_preimages, pgstaging.superseded_verdicts, pgstaging.run_locks
 FROM PUBLIC;
 
 -- staging_script: resolve actor names, and see which staged tables exist
@@ -32,7 +33,8 @@ FROM (VALUES
     ('pgstaging.rule_versions'::regclass),
     ('pgstaging.promotion_log'::regclass),
     ('pgstaging.update_preimages'::regclass),
-    ('pgstaging.superseded_verdicts'::regclass)
+    ('pgstaging.superseded_verdicts'::regclass),
+    ('pgstaging.run_locks'::regclass)
 ) AS t (relation);
 
 -- staging_validator: a reader that may also run promotions (granted per

@@ -333,3 +333,116 @@ def test_health_shows_backlog_failures_and_unknown_keys(db, script, validator, o
     assert health.failures_by_error == [{"field": "title", "error": "missing", "count": 1}]
     assert health.unknown_keys == [{"key": "titel", "rows": 1}]
     assert health.failures_by_actor[0]["actor_id"] == actor_id
+
+
+def _register(db, spec):
+    with db.connect() as conn:
+        return conn.execute(
+            "SELECT pgstaging.register_staged_table(%s)", (psycopg.types.json.Jsonb(spec),)
+        ).fetchone()[0]
+
+
+def test_a_natural_key_that_may_be_null_is_refused(db):
+    spec = {
+        "table": "regions",
+        "id_column": "region_id",
+        "natural_key": ["code", "country"],
+        "fields": [{"column": "code", "required": True}, {"column": "country"}],
+    }
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match="must be required"):
+        _register(db, spec)
+
+
+def test_a_rule_naming_an_unqualified_table_is_refused_at_registration(db):
+    with db.connect() as conn:
+        conn.execute("CREATE TABLE public.banned_words (word text)")
+    spec = {
+        "table": "tags",
+        "id_column": "tag_id",
+        "natural_key": ["tag"],
+        "fields": [{"column": "tag", "required": True}],
+        "rules": [
+            {
+                "field": "tag",
+                "error": "banned",
+                "check": "NOT EXISTS (SELECT 1 FROM banned_words AS b WHERE b.word = tag)",
+            }
+        ],
+    }
+    with pytest.raises(psycopg.errors.InvalidParameterValue, match="do not compile"):
+        _register(db, spec)
+    spec["rules"][0]["check"] = (
+        "NOT EXISTS (SELECT 1 FROM public.banned_words AS b WHERE b.word = tag)"
+    )
+    assert _register(db, spec) == 1
+
+
+def test_hostile_offsets_and_huge_numbers_fail_the_row_not_the_call(db, owner, validator, actor_id):
+    install(db.owner_url, specs=[EXAMPLE_SPEC])
+    run = owner.start_run()
+    with db.client("script_login") as script:
+        script.stage(
+            "companies",
+            run,
+            actor_id,
+            [
+                {"registry": "DE1234", "name": "a", "last_seen_at": "2023-01-01T10:00:00+05:99"},
+                {"registry": "DE1235", "name": "b", "revenue_eur": "9" * 600},
+                {"registry": "DE1236", "name": "c", "revenue_eur": "1x5"},
+            ],
+        )
+    result = validator.promote("companies", run).as_json()
+    assert [f["errors"] for f in result["details"]["failed"]] == [
+        [{"field": "last_seen_at", "error": "not a timestamp"}],
+        [{"field": "revenue_eur", "error": "not a number"}],
+        [{"field": "revenue_eur", "error": "not a number"}],
+    ]
+
+
+def test_a_script_cannot_block_promotion_with_advisory_locks(db, script, run_id, actor_id):
+    script.stage("postings", run_id, actor_id, [{"job_id": "AL-1", "title": "t"}])
+    with db.connect("script_login") as squatter:
+        for key in range(-3, 4):
+            squatter.execute("SELECT pg_advisory_lock(hashtext('pgstaging.postings'), %s)", (key,))
+        squatter.execute("SELECT pg_advisory_lock(hashtext('pgstaging.postings'), %s)", (run_id,))
+        with db.connect("validator_login", options="-c lock_timeout=2s") as conn:
+            (summary,) = conn.execute("SELECT promote_postings_staging(%s)", (run_id,)).fetchone()
+    assert summary["promoted_count"] == 1
+
+
+def test_batch_and_per_run_promotion_do_not_deadlock(db, owner, script, actor_id):
+    run = owner.start_run()
+    script.stage_copy(
+        "postings",
+        run,
+        actor_id,
+        ({"job_id": f"DL-{i}", "title": "t", "description": "x" * 200} for i in range(20000)),
+    )
+    errors: list[BaseException] = []
+    results: dict[str, object] = {}
+
+    def per_run() -> None:
+        try:
+            with db.client("validator_login") as client:
+                client.retries = 0
+                results["run"] = client.promote("postings", run).promoted_count
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    def batch() -> None:
+        try:
+            with db.client("validator_login") as client:
+                client.retries = 0
+                results["batch"] = client.promote_all("postings", batch_size=5000)
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    first = threading.Thread(target=per_run)
+    first.start()
+    second = threading.Timer(0.2, batch)
+    second.start()
+    first.join(120)
+    second.join(120)
+    assert not errors
+    assert results["run"] + results["batch"]["promoted_count"] == 20000
+    assert _rows(db, "SELECT count(*) FROM postings_staging WHERE outcome IS NULL") == [(0,)]

@@ -185,3 +185,36 @@ def test_only_validators_may_unpromote(db, owner, user):
     run = owner.start_run()
     with db.client(user) as client, pytest.raises(PermissionDenied):
         client.unpromote("postings", run)
+
+
+def test_a_run_that_updates_a_row_twice_can_be_undone(db, owner, validator, actor_id):
+    install(db.owner_url, specs=[EXAMPLE_SPEC])
+    with db.client("script_login") as script:
+        first, second = owner.start_run(), owner.start_run()
+        script.stage("companies", first, actor_id, [{"registry": "AB1111", "name": "v0"}])
+        validator.promote("companies", first)
+        before = _snapshot(db, "companies", "company_id")
+        script.stage("companies", second, actor_id, [{"registry": "AB1111", "name": "v1"}])
+        validator.promote("companies", second)
+        script.stage("companies", second, actor_id, [{"registry": "AB1111", "name": "v2"}])
+        validator.promote("companies", second)
+        result = validator.unpromote("companies", second)
+    assert (result["restored_count"], result["rolled_back_count"]) == (1, 2)
+    assert _snapshot(db, "companies", "company_id") == before
+
+
+def test_undo_after_retry_never_restores_a_stale_pre_image(db, owner, validator, actor_id):
+    install(db.owner_url, specs=[EXAMPLE_SPEC])
+    with db.client("script_login") as script:
+        runs = [owner.start_run() for _ in range(3)]
+        for run, name in zip(runs, ("v0", "v1", "v2"), strict=True):
+            script.stage("companies", run, actor_id, [{"registry": "CD2222", "name": name}])
+        validator.promote("companies", runs[0])
+        validator.promote("companies", runs[1])
+        validator.unpromote("companies", runs[1])
+        validator.promote("companies", runs[2])
+        assert validator.retry("companies", runs[1]).as_json()["updated_count"] == 1
+        # runs[1] changed the row after runs[2]: undoing it gives back runs[2]'s version.
+        validator.unpromote("companies", runs[1])
+    with db.connect() as conn:
+        assert conn.execute("SELECT name FROM companies").fetchall() == [("v2",)]

@@ -107,5 +107,6 @@ RETURN CASE
     WHEN substr(p_value, 12, 2)::integer > 23 THEN false
     WHEN substr(p_value, 15, 2)::integer > 59 THEN false
     WHEN substr(p_value, 17, 1) = ':' AND substr(p_value, 18, 2) > '59' THEN false
-    ELSE coalesce(substring(p_value FROM '[+-]([0-9]{2}):?[0-9]{0,2}$')::integer, 0) <= 15
+    WHEN coalesce(substring(p_value FROM '[+-]([0-9]{2}):?[0-9]{0,2}$')::integer, 0) > 15 THEN false
+    ELSE coalesce(substring(p_value FROM '[+-][0-9]{2}:?([0-9]{2})$')::integer, 0) <= 59
 END;

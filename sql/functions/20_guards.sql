@@ -99,3 +99,25 @@ END
 $function$;
 
 REVOKE ALL ON FUNCTION pgstaging.refuse_foreign_restage() FROM PUBLIC;
+
+-- Row-level trigger on production tables with the update policy: keeps the
+-- row as it was before a promotion changed it, in the same statement, so
+-- no race can leave an update without its pre-image. Fires only (via WHEN)
+-- when a new staged row takes over updated_by_staging_id.
+CREATE OR REPLACE FUNCTION pgstaging.capture_preimage()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $function$
+BEGIN
+    IF pg_catalog.current_setting('pgstaging.restoring', true) IS DISTINCT FROM 'on' THEN
+        INSERT INTO pgstaging.update_preimages (table_name, production_id, staging_id, preimage)
+        VALUES (TG_ARGV[0], (pg_catalog.to_jsonb(OLD) ->> TG_ARGV[1])::bigint, NEW.updated_by_staging_id,
+                pg_catalog.to_jsonb(OLD))
+        ON CONFLICT DO NOTHING;
+    END IF;
+    RETURN NULL;
+END
+$function$;
+
+REVOKE ALL ON FUNCTION pgstaging.capture_preimage() FROM PUBLIC;

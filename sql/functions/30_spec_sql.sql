@@ -93,7 +93,7 @@ BEGIN
             p_type);
     WHEN 'numeric' THEN
         RETURN format(
-            'CASE jsonb_typeof(%1$s) WHEN ''number'' THEN %2$s::numeric WHEN ''string'' THEN CASE WHEN %3$s ~ ''^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]{1,3})?$'' THEN %3$s::numeric END END',
+            'CASE jsonb_typeof(%1$s) WHEN ''number'' THEN %2$s::numeric WHEN ''string'' THEN CASE WHEN %3$s ~ ''^[+-]?([0-9]{1,255}[.]?[0-9]{0,255}|[.][0-9]{1,255})([eE][+-]?[0-9]{1,3})?$'' THEN %3$s::numeric END END',
             p_raw, v_str, v_trim);
     WHEN 'boolean' THEN
         RETURN format(

@@ -1,3 +1,20 @@
+-- Serialize promoters of one (table, run): the second waits, then finds
+-- nothing pending. Other runs go on in parallel.
+CREATE OR REPLACE FUNCTION pgstaging.lock_run(p_table name, p_workflow_run_id integer)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $function$
+BEGIN
+    INSERT INTO pgstaging.run_locks (table_name, workflow_run_id)
+    VALUES (p_table, p_workflow_run_id)
+    ON CONFLICT DO NOTHING;
+    PERFORM 1 FROM pgstaging.run_locks AS l
+    WHERE l.table_name = p_table AND l.workflow_run_id = p_workflow_run_id
+    FOR UPDATE;
+END
+$function$;
+
 -- The one promotion engine behind every promote_/retry_{table}_staging and
 -- batch call. A fixed number of statements per call, whatever the row
 -- count: the generated statements of the table's spec (registry), each run
@@ -22,6 +39,9 @@ DECLARE
     v_result jsonb;
     v_writer text;  -- the caller's value, put back on the way out
 BEGIN
+    IF p_dry_run IS NULL THEN
+        RAISE EXCEPTION 'pgstaging: p_dry_run must be true or false, not NULL' USING ERRCODE = '22004';
+    END IF;
     IF p_workflow_run_id IS NULL AND p_staging_ids IS NULL THEN
         RAISE EXCEPTION 'pgstaging: workflow_run_id must not be NULL'
             USING ERRCODE = '22004',
@@ -34,10 +54,9 @@ BEGIN
     v_writer := current_setting('pgstaging.writer', true);
     PERFORM set_config('pgstaging.writer', 'on', true);
 
-    -- One validator per run at a time; other runs go on in parallel. A
-    -- second caller waits, then finds nothing pending: zero counts.
+    -- One validator per run at a time (batch mode holds its runs' locks).
     IF p_workflow_run_id IS NOT NULL THEN
-        PERFORM pg_advisory_xact_lock(hashtext('pgstaging.' || p_table), p_workflow_run_id);
+        PERFORM pgstaging.lock_run(p_table, p_workflow_run_id);
     END IF;
 
     IF p_dry_run THEN
@@ -92,8 +111,8 @@ BEGIN
 END
 $function$;
 
--- The generated statements, in order: pre-images (update policy), new and
--- changed production rows, verdicts with the summary.
+-- The generated statements, in order: new and changed production rows
+-- (a trigger keeps pre-images of changed ones), verdicts with the summary.
 CREATE OR REPLACE FUNCTION pgstaging.apply_promotion(
     p_spec pgstaging.staged_tables,
     p_workflow_run_id integer,
@@ -108,9 +127,6 @@ AS $function$
 DECLARE
     v_result jsonb;
 BEGIN
-    IF p_spec.preimage_sql IS NOT NULL THEN
-        EXECUTE p_spec.preimage_sql USING p_workflow_run_id, p_mode, p_spec.rule_version, p_staging_ids;
-    END IF;
     EXECUTE p_spec.insert_sql USING p_workflow_run_id, p_mode, p_spec.rule_version, p_staging_ids;
     EXECUTE p_spec.verdict_sql INTO v_result
         USING p_workflow_run_id, p_mode, p_spec.rule_version, p_staging_ids, p_details_limit;
@@ -119,8 +135,10 @@ END
 $function$;
 
 -- Batch mode: promote up to p_limit pending rows of a table, whatever their
--- run. SKIP LOCKED lets several validators share the backlog without
--- waiting on each other; call it until it reports zero rows.
+-- run. Workers take run locks with SKIP LOCKED, so several validators share
+-- the backlog without waiting on each other (or on a per-run promotion),
+-- and always lock in the same order: run, then production, then staging.
+-- Call it until it reports zero rows.
 CREATE OR REPLACE FUNCTION pgstaging.promote_batch(p_table text, p_limit integer DEFAULT 10000)
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -128,9 +146,11 @@ SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET "TimeZone" = 'UTC'
 SET "DateStyle" = 'ISO, YMD'
+SET standard_conforming_strings = on
 AS $function$
 DECLARE
     v_spec pgstaging.staged_tables := pgstaging.staged_table(p_table);
+    v_runs integer [];
     v_ids bigint [];
     v_result jsonb;
 BEGIN
@@ -139,10 +159,24 @@ BEGIN
         RAISE EXCEPTION 'pgstaging: permission denied to promote %', p_table
             USING ERRCODE = '42501', HINT = 'Grant staging_validator to this login.';
     END IF;
+    EXECUTE format('SELECT array_agg(DISTINCT s.workflow_run_id) FROM %s AS s WHERE s.outcome IS NULL',
+                   v_spec.staging_table)
+        INTO v_runs;
+    INSERT INTO pgstaging.run_locks (table_name, workflow_run_id)
+    SELECT p_table, r.run FROM unnest(v_runs) AS r (run)
+    ON CONFLICT DO NOTHING;
+    SELECT array_agg(q.workflow_run_id) INTO v_runs
+    FROM (
+        SELECT l.workflow_run_id FROM pgstaging.run_locks AS l
+        WHERE l.table_name = p_table AND l.workflow_run_id = ANY (v_runs)
+        ORDER BY l.workflow_run_id
+        FOR UPDATE SKIP LOCKED
+    ) AS q;
     EXECUTE format(
-        'SELECT array_agg(q.staging_id) FROM (SELECT s.staging_id FROM %s AS s WHERE s.outcome IS NULL'
-        ' ORDER BY s.staging_id LIMIT $1 FOR UPDATE SKIP LOCKED) AS q', v_spec.staging_table)
-        INTO v_ids USING p_limit;
+        'SELECT array_agg(q.staging_id) FROM (SELECT s.staging_id FROM %s AS s'
+        ' WHERE s.outcome IS NULL AND s.workflow_run_id = ANY ($2) ORDER BY s.staging_id LIMIT $1) AS q',
+        v_spec.staging_table)
+        INTO v_ids USING p_limit, v_runs;
     IF v_ids IS NULL THEN
         RETURN jsonb_build_object('status', 'SUCCESS', 'batch_size', 0, 'promoted_count', 0,
                                   'duplicate_count', 0, 'failed_count', 0);
@@ -155,3 +189,4 @@ $function$;
 REVOKE ALL ON FUNCTION pgstaging.run_promotion(name, integer, text, boolean, bigint []) FROM PUBLIC;
 REVOKE ALL ON FUNCTION pgstaging.apply_promotion(pgstaging.staged_tables, integer, text, bigint [], integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION pgstaging.promote_batch(text, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION pgstaging.lock_run(name, integer) FROM PUBLIC;

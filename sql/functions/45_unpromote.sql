@@ -65,8 +65,12 @@ BEGIN
                               ELSE 'Unpromote the dependents first, or pass p_cascade => true to take them back too.' END;
     END IF;
 
-    -- Every staged row that points at a removed row: the one that created
-    -- it, and duplicates or updates linked to it, in any run.
+    EXECUTE format('DELETE FROM %s AS p WHERE p.%I = ANY ($1)', v_spec.production_table, v_id_column) USING p_ids;
+    GET DIAGNOSTICS v_deleted = ROW_COUNT;
+
+    -- Then every staged row that points at a removed row: the one that
+    -- created it, and duplicates or updates linked to it, in any run. After
+    -- the DELETE, so a verdict committed meanwhile is seen and rolled back.
     EXECUTE format(
         'UPDATE %s AS s SET outcome = ''rolled_back'', promoted = false, rolled_back_at = now(),'
         ' rolled_back_by = session_user, rollback_reason = $2'
@@ -74,8 +78,6 @@ BEGIN
         v_spec.staging_table)
         USING p_ids, p_reason;
     GET DIAGNOSTICS v_rolled_back = ROW_COUNT;
-    EXECUTE format('DELETE FROM %s AS p WHERE p.%I = ANY ($1)', v_spec.production_table, v_id_column) USING p_ids;
-    GET DIAGNOSTICS v_deleted = ROW_COUNT;
 
     RETURN jsonb_build_object('table', p_table, 'rolled_back_count', v_rolled_back, 'deleted_count', v_deleted,
                               'cascaded', v_cascaded);
@@ -99,6 +101,7 @@ DECLARE
     v_started timestamptz := clock_timestamp();
     v_restored jsonb;
     v_restored_count bigint;
+    v_updated_rolled_back bigint;
     v_conflicts bigint;
     v_created bigint [];
     v_created_details jsonb;
@@ -114,14 +117,17 @@ BEGIN
     v_id_column := v_spec.spec ->> 'id_column';
     v_writer := current_setting('pgstaging.writer', true);
     PERFORM set_config('pgstaging.writer', 'on', true);
-    PERFORM pg_advisory_xact_lock(hashtext('pgstaging.' || p_table), p_workflow_run_id);
+    PERFORM pgstaging.lock_run(p_table, p_workflow_run_id);
 
-    -- Updated rows go back to their pre-images, unless a later promotion
-    -- changed them again (then restoring would lose that change: refuse).
+    -- Rows the run updated go back to how they were before the run's first
+    -- change to them, unless a later run changed them again (restoring
+    -- would lose that change: refuse).
     EXECUTE format(
-        'SELECT count(*) FROM %1$s AS s INNER JOIN %2$s AS p ON p.%3$I = s.promoted_to_id'
-        ' WHERE s.workflow_run_id = $1 AND s.outcome = ''updated'''
-        ' AND p.updated_by_staging_id IS DISTINCT FROM s.staging_id',
+        'SELECT count(*) FROM (SELECT DISTINCT s.promoted_to_id FROM %1$s AS s'
+        '  WHERE s.workflow_run_id = $1 AND s.outcome = ''updated'') AS u'
+        ' INNER JOIN %2$s AS p ON p.%3$I = u.promoted_to_id'
+        ' LEFT JOIN %1$s AS w ON w.staging_id = p.updated_by_staging_id'
+        ' WHERE w.workflow_run_id IS DISTINCT FROM $1',
         v_spec.staging_table, v_spec.production_table, v_id_column)
         INTO v_conflicts USING p_workflow_run_id;
     IF v_conflicts > 0 THEN
@@ -132,22 +138,39 @@ BEGIN
                   FROM pg_attribute AS a
                   WHERE a.attrelid = v_spec.production_table AND a.attnum > 0 AND NOT a.attisdropped
                     AND a.attname <> v_id_column AND a.attgenerated = '');
+    -- Restoring is not a new change: the pre-image trigger stays quiet.
+    PERFORM set_config('pgstaging.restoring', 'on', true);
     EXECUTE format(
-        'WITH restored AS ('
-        '  UPDATE %1$s AS p SET (%2$s) = (SELECT %2$s FROM jsonb_populate_record(NULL::%1$s, i.preimage))'
-        '  FROM pgstaging.update_preimages AS i, %3$s AS s'
-        '  WHERE i.table_name = %4$L AND i.workflow_run_id = $1 AND s.staging_id = i.staging_id'
-        '    AND s.outcome = ''updated'' AND i.production_id = p.%5$I'
-        '  RETURNING s.staging_id, p.%5$I AS id'
-        '), marked AS ('
-        '  UPDATE %3$s AS s SET outcome = ''rolled_back'', promoted = false, rolled_back_at = now(),'
-        '    rolled_back_by = session_user, rollback_reason = $2'
-        '  FROM restored AS r WHERE s.staging_id = r.staging_id'
-        '  RETURNING s.staging_id, r.id'
-        ') SELECT count(*), coalesce(jsonb_agg(jsonb_build_object(''staging_id'', m.staging_id, %6$L, m.id) ORDER BY m.staging_id), ''[]'')'
-        ' FROM marked AS m',
-        v_spec.production_table, v_columns, v_spec.staging_table, p_table, v_id_column, v_id_column)
-        INTO v_restored_count, v_restored USING p_workflow_run_id, p_reason;
+        'WITH first_change AS ('
+        '  SELECT DISTINCT ON (i.production_id) i.production_id, i.preimage'
+        '  FROM pgstaging.update_preimages AS i INNER JOIN %3$s AS s ON s.staging_id = i.staging_id'
+        '  WHERE i.table_name = %4$L AND s.workflow_run_id = $1 AND s.outcome = ''updated'''
+        '  ORDER BY i.production_id, i.captured_at, i.staging_id'
+        '), restored AS ('
+        '  UPDATE %1$s AS p SET (%2$s) = (SELECT %2$s FROM jsonb_populate_record(NULL::%1$s, f.preimage))'
+        '  FROM first_change AS f WHERE p.%5$I = f.production_id'
+        '  RETURNING p.%5$I AS id'
+        ') SELECT count(*), coalesce(jsonb_agg(jsonb_build_object(%5$L, r.id) ORDER BY r.id), ''[]'') FROM restored AS r',
+        v_spec.production_table, v_columns, v_spec.staging_table, p_table, v_id_column)
+        INTO v_restored_count, v_restored USING p_workflow_run_id;
+    PERFORM set_config('pgstaging.restoring', '', true);
+    EXECUTE format(
+        'SELECT count(DISTINCT s.promoted_to_id) FROM %s AS s WHERE s.workflow_run_id = $1 AND s.outcome = ''updated''',
+        v_spec.staging_table)
+        INTO v_conflicts USING p_workflow_run_id;
+    IF v_conflicts <> v_restored_count THEN
+        RAISE EXCEPTION 'pgstaging: % rows updated by run % have no pre-image', v_conflicts - v_restored_count, p_workflow_run_id
+            USING ERRCODE = '55000';
+    END IF;
+    EXECUTE format(
+        'WITH marked AS (UPDATE %1$s AS s SET outcome = ''rolled_back'', promoted = false, rolled_back_at = now(),'
+        ' rolled_back_by = session_user, rollback_reason = $2'
+        ' WHERE s.workflow_run_id = $1 AND s.outcome = ''updated'' RETURNING s.staging_id),'
+        ' gone AS (DELETE FROM pgstaging.update_preimages AS i USING marked AS m'
+        '  WHERE i.table_name = %2$L AND i.staging_id = m.staging_id)'
+        ' SELECT count(*) FROM marked',
+        v_spec.staging_table, p_table)
+        INTO v_updated_rolled_back USING p_workflow_run_id, p_reason;
 
     -- Rows the run created: delete them (dependents first), roll back every
     -- staged row that points at them.
@@ -163,7 +186,7 @@ BEGIN
         'status', 'SUCCESS',
         'deleted_count', (v_removal ->> 'deleted_count')::bigint,
         'restored_count', v_restored_count,
-        'rolled_back_count', (v_removal ->> 'rolled_back_count')::bigint + v_restored_count,
+        'rolled_back_count', (v_removal ->> 'rolled_back_count')::bigint + v_updated_rolled_back,
         'details', jsonb_build_object(
             'deleted', v_created_details,
             'restored', v_restored,

@@ -61,7 +61,6 @@ DECLARE
     v_prod regclass;
     v_stage regclass;
     v_insert text;
-    v_preimage text;
     v_verdict text;
     v_col_list text;
     v_j_list text;
@@ -158,6 +157,14 @@ BEGIN
     FOR v_key IN SELECT jsonb_array_elements_text(p_spec -> 'natural_key') LOOP
         IF NOT v_key = ANY (v_columns) THEN
             RAISE EXCEPTION 'pgstaging: natural key column "%" is not a field of "%"', v_key, v_table USING ERRCODE = '22023';
+        END IF;
+        -- A NULL never equals anything: a key that may be NULL could never
+        -- be found again, and each promotion would add another row.
+        IF NOT EXISTS (SELECT 1 FROM jsonb_array_elements(p_spec -> 'fields') AS f
+                       WHERE f.value ->> 'column' = v_key
+                         AND (coalesce((f.value ->> 'required')::boolean, false) OR f.value ? 'default')) THEN
+            RAISE EXCEPTION 'pgstaging: natural key column "%" of "%" must be required or have a default', v_key, v_table
+                USING ERRCODE = '22023';
         END IF;
         IF EXISTS (SELECT 1 FROM jsonb_array_elements(p_spec -> 'fields') AS f
                    WHERE f.value ->> 'column' = v_key AND (f.value ->> 'case_insensitive')::boolean) THEN
@@ -312,6 +319,14 @@ BEGIN
     END IF;
     EXECUTE format('CREATE OR REPLACE TRIGGER %I BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION pgstaging.guard_pgstaging_writes()',
         v_table || '_guard_writes', v_prod);
+    IF v_policy = 'update' THEN
+        EXECUTE format($ddl$
+            CREATE OR REPLACE TRIGGER %I AFTER UPDATE ON %s FOR EACH ROW
+            WHEN (new.updated_by_staging_id IS NOT NULL AND new.updated_by_staging_id IS DISTINCT FROM old.updated_by_staging_id)
+            EXECUTE FUNCTION pgstaging.capture_preimage(%L, %L)$ddl$, v_table || '_capture_preimage', v_prod, v_table, v_id);
+    ELSE
+        EXECUTE format('DROP TRIGGER IF EXISTS %I ON %s', v_table || '_capture_preimage', v_prod);
+    END IF;
     EXECUTE format('COMMENT ON TABLE %s IS %L', v_prod,
         format('pgstaging: production %s; written only by promote_%s_staging(run_id)', v_table, v_table));
 
@@ -394,26 +409,6 @@ BEGIN
             'UPDATE SET (%s, updated_by_staging_id, updated_by_interaction_id, updated_at) = ROW(%s, excluded.created_by_staging_id, excluded.created_by_interaction_id, now()) WHERE %s',
             v_col_list, (SELECT string_agg(format('excluded.%I', c), ', ') FROM unnest(v_columns) AS c), v_changed) END);
 
-    -- Update policy: keep each production row's pre-image before changing it.
-    v_preimage := NULL;
-    IF v_policy = 'update' THEN
-        v_preimage := format($sql$
-            INSERT INTO pgstaging.update_preimages (table_name, production_id, staging_id, workflow_run_id, preimage)
-            SELECT %1$L, locked.id, locked.staging_id, locked.workflow_run_id, locked.preimage
-            FROM (
-                SELECT p.%2$I AS id, j.staging_id, j.workflow_run_id, to_jsonb(p) AS preimage
-                FROM (SELECT DISTINCT ON (%3$s) * FROM (%4$s) AS j WHERE j.errors IS NULL ORDER BY %3$s, j.staging_id) AS j
-                INNER JOIN %5$s AS p ON %6$s
-                WHERE (%7$s) IS DISTINCT FROM (%8$s)
-                ORDER BY %3$s
-                FOR UPDATE OF p
-            ) AS locked
-            ON CONFLICT DO NOTHING$sql$,
-            v_table, v_id, array_to_string(v_key_j, ', '), v_judge, pgstaging.qualified_name(v_prod),
-            array_to_string(v_key_match, ' AND '),
-            (SELECT string_agg(format('p.%I', c), ', ') FROM unnest(v_columns) AS c), v_j_list);
-    END IF;
-
     -- Verdicts for every judged row that has one; a valid row whose key has
     -- no production row yet (staged after the INSERT's snapshot) stays
     -- pending. Returns the design's summary; details capped at $5 per list.
@@ -480,6 +475,21 @@ BEGIN
                 'updated', coalesce(jsonb_agg(jsonb_build_object('staging_id', r.staging_id, %L, r.promoted_to_id) ORDER BY r.staging_id)
                     FILTER (WHERE r.outcome = 'updated' AND r.rank_in_outcome <= $5), '[]')$sql$, v_id) ELSE '' END);
 
+    -- The statements run under search_path pg_catalog, pg_temp: parse them
+    -- so now, so a rule naming an unqualified table (which a caller's temp
+    -- table could shadow at run time) is refused here, not at promotion.
+    PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
+    BEGIN
+        EXECUTE format('PREPARE pgstaging_check_insert (integer, text, integer, bigint[]) AS %s', v_insert);
+        DEALLOCATE pgstaging_check_insert;
+        EXECUTE format('PREPARE pgstaging_check_verdict (integer, text, integer, bigint[], integer) AS %s', v_verdict);
+        DEALLOCATE pgstaging_check_verdict;
+    EXCEPTION WHEN undefined_table OR undefined_function OR undefined_column THEN
+        RAISE EXCEPTION 'pgstaging: the rules of "%" do not compile under search_path pg_catalog, pg_temp: %', v_table, SQLERRM
+            USING ERRCODE = '22023', HINT = 'Schema-qualify tables and functions in rule checks, e.g. public.banned_words.';
+    END;
+    PERFORM set_config('search_path', pg_catalog.format('%I, pgstaging, pg_temp', v_schema), true);
+
     -- Rule version: a changed spec is a new version; the same spec is not.
     SELECT t.spec, t.rule_version INTO v_old, v_version FROM pgstaging.staged_tables AS t WHERE t.table_name = v_table;
     IF v_old IS NULL THEN
@@ -494,12 +504,14 @@ BEGIN
         CREATE OR REPLACE FUNCTION %1$I.%2$I(p_workflow_run_id integer)
         RETURNS jsonb LANGUAGE sql SECURITY DEFINER
         SET search_path = pg_catalog, pg_temp SET "TimeZone" = 'UTC' SET "DateStyle" = 'ISO, YMD'
+        SET standard_conforming_strings = on
         RETURN pgstaging.run_promotion(%3$L, p_workflow_run_id, 'promote', false)$ddl$, v_schema, v_fn, v_table);
     EXECUTE format('REVOKE ALL ON FUNCTION %I.%I(integer) FROM PUBLIC', v_schema, v_fn);
     EXECUTE format($ddl$
         CREATE OR REPLACE FUNCTION %1$I.%2$I(p_workflow_run_id integer, p_dry_run boolean)
         RETURNS jsonb LANGUAGE sql SECURITY DEFINER
         SET search_path = pg_catalog, pg_temp SET "TimeZone" = 'UTC' SET "DateStyle" = 'ISO, YMD'
+        SET standard_conforming_strings = on
         RETURN pgstaging.run_promotion(%3$L, p_workflow_run_id, 'promote', p_dry_run)$ddl$, v_schema, v_fn, v_table);
     EXECUTE format('REVOKE ALL ON FUNCTION %I.%I(integer, boolean) FROM PUBLIC', v_schema, v_fn);
     EXECUTE format('COMMENT ON FUNCTION %I.%I(integer) IS %L', v_schema, v_fn,
@@ -508,6 +520,7 @@ BEGIN
         CREATE OR REPLACE FUNCTION %1$I.%2$I(p_workflow_run_id integer)
         RETURNS jsonb LANGUAGE sql SECURITY DEFINER
         SET search_path = pg_catalog, pg_temp SET "TimeZone" = 'UTC' SET "DateStyle" = 'ISO, YMD'
+        SET standard_conforming_strings = on
         RETURN pgstaging.run_promotion(%3$L, p_workflow_run_id, 'retry', false)$ddl$, v_schema, 'retry_' || v_staging, v_table);
     EXECUTE format('REVOKE ALL ON FUNCTION %I.%I(integer) FROM PUBLIC', v_schema, 'retry_' || v_staging);
     EXECUTE format('COMMENT ON FUNCTION %I.%I(integer) IS %L', v_schema, 'retry_' || v_staging,
@@ -517,6 +530,7 @@ BEGIN
         CREATE OR REPLACE FUNCTION %1$I.%2$I(p_workflow_run_id integer, p_reason text DEFAULT NULL, p_cascade boolean DEFAULT false)
         RETURNS jsonb LANGUAGE sql SECURITY DEFINER
         SET search_path = pg_catalog, pg_temp SET "TimeZone" = 'UTC' SET "DateStyle" = 'ISO, YMD'
+        SET standard_conforming_strings = on
         RETURN pgstaging.run_unpromotion(%3$L, p_workflow_run_id, p_reason, p_cascade)$ddl$, v_schema, 'unpromote_' || v_staging, v_table);
     EXECUTE format('REVOKE ALL ON FUNCTION %I.%I(integer, text, boolean) FROM PUBLIC', v_schema, 'unpromote_' || v_staging);
     EXECUTE format('COMMENT ON FUNCTION %I.%I(integer, text, boolean) IS %L', v_schema, 'unpromote_' || v_staging,
@@ -524,17 +538,17 @@ BEGIN
 
     INSERT INTO pgstaging.staged_tables AS t (
         table_name, production_table, staging_table, promote_function, spec, rule_version, on_duplicate,
-        known_keys, preimage_sql, insert_sql, verdict_sql
+        known_keys, insert_sql, verdict_sql
     )
     VALUES (
         v_table, v_prod, v_stage, format('%I.%I(integer)', v_schema, v_fn)::regprocedure, p_spec, v_version, v_policy,
-        v_all_keys, v_preimage, v_insert, v_verdict
+        v_all_keys, v_insert, v_verdict
     )
     ON CONFLICT (table_name) DO UPDATE
     SET production_table = excluded.production_table, staging_table = excluded.staging_table,
         promote_function = excluded.promote_function, spec = excluded.spec,
         rule_version = excluded.rule_version, on_duplicate = excluded.on_duplicate,
-        known_keys = excluded.known_keys, preimage_sql = excluded.preimage_sql,
+        known_keys = excluded.known_keys,
         insert_sql = excluded.insert_sql, verdict_sql = excluded.verdict_sql,
         registered_at = CASE WHEN t.spec IS DISTINCT FROM excluded.spec THEN now() ELSE t.registered_at END;
     INSERT INTO pgstaging.rule_versions (table_name, rule_version, spec)

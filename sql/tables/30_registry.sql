@@ -11,7 +11,6 @@ CREATE TABLE IF NOT EXISTS pgstaging.staged_tables (
     on_duplicate text NOT NULL CHECK (on_duplicate IN ('skip', 'update')),
     known_keys text [] NOT NULL,
     -- Generated statements; $1 run, $2 mode, $3 rule version, $4 staging ids.
-    preimage_sql text,
     insert_sql text NOT NULL,
     verdict_sql text NOT NULL,
     registered_at timestamptz NOT NULL DEFAULT now()
@@ -49,19 +48,25 @@ CREATE TABLE IF NOT EXISTS pgstaging.promotion_log (
 CREATE INDEX IF NOT EXISTS promotion_log_run_idx ON pgstaging.promotion_log (table_name, workflow_run_id);
 
 -- Production rows as they were before an `update`-policy promotion changed
--- them, so unpromote can put them back.
+-- them (captured by a row trigger, in the same statement as the change), so
+-- unpromote can put them back.
 CREATE TABLE IF NOT EXISTS pgstaging.update_preimages (
     table_name name NOT NULL,
     production_id bigint NOT NULL,
     staging_id bigint NOT NULL,
-    workflow_run_id integer NOT NULL,
     preimage jsonb NOT NULL,
-    captured_at timestamptz NOT NULL DEFAULT now(),
+    captured_at timestamptz NOT NULL DEFAULT clock_timestamp(),
     PRIMARY KEY (table_name, staging_id, production_id)
 );
 
-CREATE INDEX IF NOT EXISTS update_preimages_run_idx
-ON pgstaging.update_preimages (table_name, workflow_run_id);
+-- One row per (table, run) ever promoted: promoters lock it FOR UPDATE.
+-- Unlike an advisory key, which any login can compute and hold, no script
+-- can touch these rows.
+CREATE TABLE IF NOT EXISTS pgstaging.run_locks (
+    table_name name NOT NULL,
+    workflow_run_id integer NOT NULL,
+    PRIMARY KEY (table_name, workflow_run_id)
+);
 
 -- Verdicts replaced by a retry: the earlier judgement is kept, not lost.
 CREATE TABLE IF NOT EXISTS pgstaging.superseded_verdicts (

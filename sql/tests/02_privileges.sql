@@ -12,7 +12,7 @@
 -- without editing this file; a new relation or function fails the
 -- catalogue checks until it is listed here.
 BEGIN;
-SELECT plan(731 + 4 * (
+SELECT plan(755 + 4 * (
     SELECT count(*)::integer
     FROM pg_catalog.pg_attribute AS a
     INNER JOIN pg_catalog.pg_class AS c ON a.attrelid = c.oid
@@ -50,6 +50,7 @@ VALUES
     ('pgstaging.rule_versions', 'internal'),
     ('pgstaging.promotion_log', 'internal'),
     ('pgstaging.update_preimages', 'internal'),
+    ('pgstaging.run_locks', 'internal'),
     ('pgstaging.superseded_verdicts', 'internal');
 
 -- Readers (and validators, through membership) read every column of every
@@ -105,6 +106,8 @@ INSERT INTO expected_functions VALUES
     ('pgstaging.guard_staging_removal()', 'owner'),
     ('pgstaging.refuse_forged_staging_row()', 'owner'),
     ('pgstaging.refuse_foreign_restage()', 'owner'),
+    ('pgstaging.capture_preimage()', 'owner'),
+    ('pgstaging.lock_run(name,integer)', 'owner'),
     ('pgstaging.refuse_staging_rewrite()', 'owner'),
     ('pgstaging.run_promotion(name,integer,text,boolean,bigint[])', 'owner'),
     ('pgstaging.apply_promotion(pgstaging.staged_tables,integer,text,bigint[],integer)', 'owner'),
