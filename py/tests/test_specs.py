@@ -446,3 +446,23 @@ def test_batch_and_per_run_promotion_do_not_deadlock(db, owner, script, actor_id
     assert not errors
     assert results["run"] + results["batch"]["promoted_count"] == 20000
     assert _rows(db, "SELECT count(*) FROM postings_staging WHERE outcome IS NULL") == [(0,)]
+
+
+def test_changing_the_key_to_case_insensitive_rebuilds_it(db, owner, script, validator, actor_id):
+    spec = {
+        "table": "labels",
+        "id_column": "label_id",
+        "natural_key": ["label"],
+        "fields": [{"column": "label", "required": True}],
+    }
+    _register(db, spec)
+    spec["fields"][0]["case_insensitive"] = True
+    assert _register(db, spec) == 2
+    run = owner.start_run()
+    with db.connect() as conn:
+        conn.execute("GRANT staging_script TO script_login")
+    script.stage("labels", run, actor_id, [{"label": "Urgent"}, {"label": "URGENT"}])
+    result = validator.promote("labels", run).as_json()
+    assert (result["promoted_count"], result["duplicate_count"]) == (1, 1)
+    spec["fields"][0]["case_insensitive"] = False
+    assert _register(db, spec) == 3

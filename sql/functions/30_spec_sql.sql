@@ -186,3 +186,20 @@ BEGIN
         v_checks);
 END
 $function$;
+
+-- The natural key as the unique index lists it: column, or lower(column)
+-- for a case-insensitive field. Compared across re-registrations to tell
+-- when the key itself changed.
+CREATE OR REPLACE FUNCTION pgstaging.spec_key_sql(p_spec jsonb)
+RETURNS text
+LANGUAGE sql
+IMMUTABLE
+RETURN (
+    SELECT string_agg(
+        CASE WHEN EXISTS (SELECT 1 FROM jsonb_array_elements(p_spec -> 'fields') AS f
+                          WHERE f.value ->> 'column' = k.name AND (f.value ->> 'case_insensitive')::boolean)
+             THEN format('lower(%I)', k.name)
+             ELSE format('%I', k.name)
+        END, ', ' ORDER BY k.ord)
+    FROM jsonb_array_elements_text(p_spec -> 'natural_key') WITH ORDINALITY AS k (name, ord)
+);

@@ -52,6 +52,7 @@ BEGIN
         IF NOT p_cascade OR v_dependent_table IS NULL THEN
             v_blockers := v_blockers || format('%s.%s (%s rows)', v_dependent.relation, v_dependent.column_name, cardinality(v_dependent_ids));
         ELSE
+            EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', v_dependent.relation);
             v_cascaded := v_cascaded || pgstaging.remove_promoted_rows(
                 v_dependent_table, v_dependent_ids,
                 coalesce(p_reason || ' ', '') || format('(cascade from %s)', p_table), true);
@@ -118,6 +119,9 @@ BEGIN
     v_writer := current_setting('pgstaging.writer', true);
     PERFORM set_config('pgstaging.writer', 'on', true);
     PERFORM pgstaging.lock_run(p_table, p_workflow_run_id);
+    -- Wait for promotions in flight, and hold new ones off: a duplicate
+    -- verdict committed after the DELETE below would point at nothing.
+    EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', v_spec.production_table);
 
     -- Rows the run updated go back to how they were before the run's first
     -- change to them, unless a later run changed them again (restoring

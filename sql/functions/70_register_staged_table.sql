@@ -302,6 +302,13 @@ BEGIN
         END IF;
         EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s (%I)', v_table || '_' || v_col || '_idx', v_prod, v_col);
     END LOOP;
+    -- A changed key (columns, or case sensitivity) replaces pgstaging's
+    -- unique key; the new one is built on the existing rows.
+    SELECT t.spec INTO v_old FROM pgstaging.staged_tables AS t WHERE t.table_name = v_table;
+    IF v_old IS NOT NULL AND pgstaging.spec_key_sql(v_old) IS DISTINCT FROM pgstaging.spec_key_sql(p_spec) THEN
+        EXECUTE format('ALTER TABLE %s DROP CONSTRAINT IF EXISTS %I', v_prod, v_table || '_natural_key');
+        EXECUTE format('DROP INDEX IF EXISTS %I.%I', v_schema, v_table || '_natural_key');
+    END IF;
     IF v_key_conflict = ARRAY(SELECT format('%I', k) FROM jsonb_array_elements_text(p_spec -> 'natural_key') AS k) THEN
         IF NOT EXISTS (
             SELECT 1 FROM pg_constraint AS c
