@@ -12,7 +12,7 @@
 -- without editing this file; a new relation or function fails the
 -- catalogue checks until it is listed here.
 BEGIN;
-SELECT plan(755 + 4 * (
+SELECT plan(760 + 4 * (
     SELECT count(*)::integer
     FROM pg_catalog.pg_attribute AS a
     INNER JOIN pg_catalog.pg_class AS c ON a.attrelid = c.oid
@@ -89,6 +89,7 @@ INSERT INTO expected_functions VALUES
     ('pgstaging.is_iso_timestamp(text)', 'public'),
     ('pgstaging.spec_sql_type(text)', 'public'),
     ('pgstaging.spec_field_keys(jsonb)', 'public'),
+    ('pgstaging.spec_key_sql(jsonb)', 'public'),
     ('pgstaging.spec_normalize_sql(jsonb,text)', 'public'),
     ('pgstaging.spec_candidate_sql(jsonb,text,text)', 'public'),
     ('pgstaging.spec_error_sql(jsonb,text,text,text)', 'public'),
