@@ -266,7 +266,10 @@ BEGIN
         WHEN (new.supersedes_staging_id IS NOT NULL)
         EXECUTE FUNCTION pgstaging.refuse_foreign_restage()$ddl$, v_staging || '_restage_owner_only', v_stage);
     EXECUTE format($ddl$
-        CREATE OR REPLACE TRIGGER %I BEFORE UPDATE ON %s FOR EACH ROW
+        CREATE OR REPLACE TRIGGER %I
+        BEFORE UPDATE OF raw_data, staging_id, workflow_run_id, actor_id, interaction_id,
+            supersedes_staging_id, inserted_by, created_at
+        ON %s FOR EACH ROW
         WHEN (old.raw_data IS DISTINCT FROM new.raw_data
               OR old.staging_id IS DISTINCT FROM new.staging_id
               OR old.workflow_run_id IS DISTINCT FROM new.workflow_run_id
@@ -348,6 +351,7 @@ BEGIN
             SELECT checked.staging_id, checked.workflow_run_id, checked.interaction_id, checked.outcome,
                    checked.validated%1$s,
                    CASE WHEN NOT checked.is_object THEN pgstaging.field_error('raw_data', 'not an object')
+                        WHEN %11$s THEN '[]'::jsonb
                         ELSE '[]'::jsonb%3$s END AS field_errors
             FROM (
                 SELECT raw.staging_id, raw.workflow_run_id, raw.interaction_id, raw.outcome, raw.validated,
@@ -375,7 +379,9 @@ BEGIN
         v_cand_cols,
         pgstaging.qualified_name(v_stage),
         substr(v_record_cols, 3),
-        v_joins);
+        v_joins,
+        -- Most rows are valid: skip building the error array for them.
+        (SELECT string_agg(format('checked.%I IS NULL', 'e:' || c), ' AND ') FROM unnest(v_columns) AS c));
 
     -- The judged view: the rules, readable by anyone who may read staging.
     -- Replaced in place, so that views users build on it survive a
