@@ -39,3 +39,36 @@ def test_second_call_changes_nothing(script, validator, run_id, actor_id):
     assert validator.promote("postings", run_id).promoted_count == 1
     again = validator.promote("postings", run_id)
     assert (again.promoted_count, again.duplicate_count, again.failed_count) == (0, 0, 0)
+
+
+def test_a_key_taken_by_a_racing_validator_is_a_duplicate_in_the_same_call(
+    db, owner, script, actor_id
+):
+    """The promotion's snapshot cannot see the racing insert; the leftover
+    statement, with a fresh snapshot, still gives the row its verdict."""
+    import threading
+    import time
+
+    first, second = owner.start_run(), owner.start_run()
+    script.stage("postings", first, actor_id, [{"job_id": "RACE-1", "title": "a"}])
+    script.stage("postings", second, actor_id, [{"job_id": "RACE-1", "title": "b"}])
+    with db.connect("validator_login") as holder:
+        holder.execute("SELECT promote_postings_staging(%s)", (first,))  # not committed yet
+        outcome: dict = {}
+
+        def racer() -> None:
+            with db.client("validator_login") as client:
+                outcome["summary"] = client.promote("postings", second).as_json()
+
+        thread = threading.Thread(target=racer)
+        thread.start()
+        time.sleep(0.5)  # the racer is now waiting on RACE-1's unique-index entry
+        holder.commit()
+        thread.join(30)
+    summary = outcome["summary"]
+    assert (summary["promoted_count"], summary["duplicate_count"]) == (0, 1)
+    with db.connect() as conn:
+        (pending,) = conn.execute(
+            "SELECT count(*) FROM postings_staging WHERE outcome IS NULL"
+        ).fetchone()
+    assert pending == 0
