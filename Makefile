@@ -8,7 +8,7 @@ PG_VERSION ?= 15
 DEBIAN_PACKAGES := postgresql-$(PG_VERSION) postgresql-$(PG_VERSION)-pgtap \
 	libtap-parser-sourcehandler-pgtap-perl postgresql-$(PG_VERSION)-plpgsql-check
 
-.PHONY: help demo test test-in-cluster install lint bench bench-smoke venv system-deps clean
+.PHONY: help demo test test-in-cluster install lint bench bench-smoke bench-profile venv system-deps clean
 
 help:
 	@echo "make demo     run the story on a throwaway PostgreSQL (or \$$DATABASE_URL)"
@@ -60,11 +60,21 @@ lint: venv
 	$(VENV)/bin/ruff check py/ bench/
 	$(VENV)/bin/ruff format --check py/ bench/
 
-bench: venv system-deps
+# The bench extra (matplotlib, for the chart) on top of dev.
+$(VENV)/.installed-bench: $(VENV)/.installed pyproject.toml
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[dev,bench]'
+	touch $@
+
+# One throwaway cluster, one database; table on stdout, chart in bench/results/.
+bench: $(VENV)/.installed-bench system-deps
 	$(PY) -m pgstaging.devcluster -- $(PY) bench/run.py
 
-bench-smoke: venv system-deps
+bench-smoke: $(VENV)/.installed-bench system-deps
 	$(PY) -m pgstaging.devcluster -- $(PY) bench/run.py --smoke
+
+# EXPLAIN (ANALYZE, BUFFERS) of the promotion and measured what-ifs (~25 min).
+bench-profile: $(VENV)/.installed-bench system-deps
+	$(PY) -m pgstaging.devcluster -- $(PY) bench/profile.py --explain
 
 clean:
 	rm -rf $(VENV) build *.egg-info py/*.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,2 @@
+-- Before each timed step (superuser): start from a clean checkpoint.
+CHECKPOINT

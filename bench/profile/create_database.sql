@@ -1,0 +1,1 @@
+CREATE DATABASE {name} TEMPLATE {template} OWNER pgstaging_owner STRATEGY file_copy
