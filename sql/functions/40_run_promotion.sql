@@ -111,31 +111,8 @@ BEGIN
 END
 $function$;
 
--- One summary from two: counts added, details lists joined in staging_id
--- order and capped again.
-CREATE OR REPLACE FUNCTION pgstaging.merge_summaries(p_first jsonb, p_second jsonb, p_details_limit integer)
-RETURNS jsonb
-LANGUAGE sql
-IMMUTABLE
-SET search_path = pg_catalog, pg_temp
-RETURN CASE
-    WHEN (SELECT bool_and(v.value = '0') FROM jsonb_each(p_second) AS v WHERE v.key LIKE '%\_count') THEN p_first
-    ELSE p_first
-        || (SELECT jsonb_object_agg(c.key, (c.value)::bigint + (p_second ->> c.key)::bigint)
-            FROM jsonb_each_text(p_first) AS c WHERE c.key LIKE '%\_count')
-        || jsonb_build_object('details', (
-            SELECT jsonb_object_agg(d.key, coalesce((
-                SELECT jsonb_agg(e.value ORDER BY (e.value ->> 'staging_id')::bigint)
-                FROM (SELECT x.value FROM jsonb_array_elements(d.value || (p_second -> 'details' -> d.key)) AS x (value)
-                      ORDER BY (x.value ->> 'staging_id')::bigint LIMIT p_details_limit) AS e), '[]'))
-            FROM jsonb_each(p_first -> 'details') AS d))
-        || CASE WHEN p_second ? 'details_truncated' THEN '{"details_truncated": true}'::jsonb ELSE '{}' END
-END;
-
--- The generated statements: the promotion (judge once, insert or update,
--- mark verdicts; a trigger keeps pre-images of changed rows), then the
--- leftovers that raced another validator. Two statements, whatever the
--- row count; their summaries are merged.
+-- The generated statements, in order: new and changed production rows
+-- (a trigger keeps pre-images of changed ones), verdicts with the summary.
 CREATE OR REPLACE FUNCTION pgstaging.apply_promotion(
     p_spec pgstaging.staged_tables,
     p_workflow_run_id integer,
@@ -149,18 +126,11 @@ SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
     v_result jsonb;
-    v_leftovers jsonb;
 BEGIN
-    EXECUTE p_spec.insert_sql INTO v_result
+    EXECUTE p_spec.insert_sql USING p_workflow_run_id, p_mode, p_spec.rule_version, p_staging_ids;
+    EXECUTE p_spec.verdict_sql INTO v_result
         USING p_workflow_run_id, p_mode, p_spec.rule_version, p_staging_ids, p_details_limit;
-    -- A retry's leftovers keep their earlier verdict until the next retry:
-    -- re-judging "failed" rows here would count the ones just judged twice.
-    IF p_mode = 'retry' THEN
-        RETURN v_result;
-    END IF;
-    EXECUTE p_spec.verdict_sql INTO v_leftovers
-        USING p_workflow_run_id, p_mode, p_spec.rule_version, p_staging_ids, p_details_limit;
-    RETURN pgstaging.merge_summaries(v_result, v_leftovers, p_details_limit);
+    RETURN v_result;
 END
 $function$;
 
@@ -220,4 +190,3 @@ REVOKE ALL ON FUNCTION pgstaging.run_promotion(name, integer, text, boolean, big
 REVOKE ALL ON FUNCTION pgstaging.apply_promotion(pgstaging.staged_tables, integer, text, bigint [], integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION pgstaging.promote_batch(text, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION pgstaging.lock_run(name, integer) FROM PUBLIC;
-REVOKE ALL ON FUNCTION pgstaging.merge_summaries(jsonb, jsonb, integer) FROM PUBLIC;

@@ -48,8 +48,6 @@ DECLARE
     v_key_j text[] := '{}';
     v_key_conflict text[] := '{}';
     v_key_match text[] := '{}';
-    v_key_match_new text[] := '{}';
-    v_marked text;
     v_ref jsonb;
     v_ref_table regclass;
     v_ref_type text;
@@ -173,12 +171,10 @@ BEGIN
             v_key_j := v_key_j || format('lower(j.%I)', v_key);
             v_key_conflict := v_key_conflict || format('lower(%I)', v_key);
             v_key_match := v_key_match || format('lower(p.%1$I) = lower(j.%1$I)', v_key);
-            v_key_match_new := v_key_match_new || format('lower(i.%1$I) = lower(j.%1$I)', v_key);
         ELSE
             v_key_j := v_key_j || format('j.%I', v_key);
             v_key_conflict := v_key_conflict || format('%I', v_key);
             v_key_match := v_key_match || format('p.%1$I = j.%1$I', v_key);
-            v_key_match_new := v_key_match_new || format('i.%1$I = j.%1$I', v_key);
         END IF;
     END LOOP;
 
@@ -411,11 +407,35 @@ BEGIN
         (SELECT string_agg(format('p.%I', c), ', ') FROM unnest(v_columns) AS c),
         (SELECT string_agg(format('excluded.%I', c), ', ') FROM unnest(v_columns) AS c));
 
-    -- The verdict UPDATE and the summary, shared by both statements: every
-    -- judged row with a verdict is marked; details capped at $5 per list.
-    v_marked := format($sql$
+    -- New rows: valid, first staging_id per key, inserted in key order so
+    -- concurrent validators of overlapping runs cannot deadlock.
+    v_insert := format($sql$
+        INSERT INTO %1$s AS p (%2$s, created_by_staging_id, created_by_interaction_id)
+        SELECT DISTINCT ON (%3$s) %4$s, j.staging_id, j.interaction_id
+        FROM (%5$s) AS j
+        WHERE j.errors IS NULL
+        ORDER BY %3$s, j.staging_id
+        ON CONFLICT (%6$s) DO %7$s$sql$,
+        pgstaging.qualified_name(v_prod), v_col_list, array_to_string(v_key_j, ', '), v_j_list, v_judge,
+        array_to_string(v_key_conflict, ', '),
+        CASE v_policy WHEN 'skip' THEN 'NOTHING' ELSE format(
+            'UPDATE SET (%s, updated_by_staging_id, updated_by_interaction_id, updated_at) = ROW(%s, excluded.created_by_staging_id, excluded.created_by_interaction_id, now()) WHERE %s',
+            v_col_list, (SELECT string_agg(format('excluded.%I', c), ', ') FROM unnest(v_columns) AS c), v_changed) END);
+
+    -- Verdicts for every judged row that has one; a valid row whose key has
+    -- no production row yet (staged after the INSERT's snapshot) stays
+    -- pending. Returns the design's summary; details capped at $5 per list.
+    v_verdict := format($sql$
+        WITH verdict AS (
+            SELECT j.staging_id, j.errors, p.%1$I AS production_id,
+                   p.created_by_staging_id = j.staging_id AS created_here,
+                   p.updated_by_staging_id = j.staging_id AS updated_here
+            FROM (%2$s) AS j
+            LEFT JOIN %3$s AS p ON j.errors IS NULL AND %4$s
+            WHERE j.errors IS NOT NULL OR p.%1$I IS NOT NULL
+        ),
         marked AS (
-            UPDATE %1$s AS s
+            UPDATE %5$s AS s
             SET validated = true,
                 validated_at = now(),
                 validated_by = session_user,
@@ -434,7 +454,7 @@ BEGIN
                     ELSE 'duplicate'
                 END
             FROM verdict AS v
-            WHERE s.staging_id = v.staging_id AND %2$s
+            WHERE s.staging_id = v.staging_id AND %6$s
             RETURNING s.staging_id, s.outcome, s.promoted_to_id, s.validation_errors
         ),
         ranked AS (
@@ -447,16 +467,17 @@ BEGIN
             'duplicate_count', count(*) FILTER (WHERE r.outcome = 'duplicate'),
             'failed_count', count(*) FILTER (WHERE r.outcome = 'failed'),
             'details', jsonb_build_object(
-                'promoted', coalesce(jsonb_agg(jsonb_build_object('staging_id', r.staging_id, %3$L, r.promoted_to_id) ORDER BY r.staging_id)
+                'promoted', coalesce(jsonb_agg(jsonb_build_object('staging_id', r.staging_id, %7$L, r.promoted_to_id) ORDER BY r.staging_id)
                     FILTER (WHERE r.outcome = 'promoted' AND r.rank_in_outcome <= $5), '[]'),
-                'duplicates', coalesce(jsonb_agg(jsonb_build_object('staging_id', r.staging_id, %3$L, r.promoted_to_id) ORDER BY r.staging_id)
+                'duplicates', coalesce(jsonb_agg(jsonb_build_object('staging_id', r.staging_id, %7$L, r.promoted_to_id) ORDER BY r.staging_id)
                     FILTER (WHERE r.outcome = 'duplicate' AND r.rank_in_outcome <= $5), '[]'),
                 'failed', coalesce(jsonb_agg(jsonb_build_object('staging_id', r.staging_id, 'errors', r.validation_errors) ORDER BY r.staging_id)
-                    FILTER (WHERE r.outcome = 'failed' AND r.rank_in_outcome <= $5), '[]')%5$s
-            )%4$s
+                    FILTER (WHERE r.outcome = 'failed' AND r.rank_in_outcome <= $5), '[]')%9$s
+            )%8$s
         ) || CASE WHEN count(*) FILTER (WHERE r.rank_in_outcome > $5) > 0
                   THEN jsonb_build_object('details_truncated', true) ELSE '{}' END
         FROM ranked AS r$sql$,
+        v_id, v_judge, pgstaging.qualified_name(v_prod), array_to_string(v_key_match, ' AND '),
         pgstaging.qualified_name(v_stage),
         'CASE WHEN $2 = ''retry'' THEN s.outcome IN (''failed'', ''rolled_back'') ELSE s.outcome IS NULL END',
         v_id,
@@ -467,65 +488,12 @@ BEGIN
                 'updated', coalesce(jsonb_agg(jsonb_build_object('staging_id', r.staging_id, %L, r.promoted_to_id) ORDER BY r.staging_id)
                     FILTER (WHERE r.outcome = 'updated' AND r.rank_in_outcome <= $5), '[]')$sql$, v_id) ELSE '' END);
 
-    -- The promotion, one statement: judge the rows once, insert (or update)
-    -- the first valid row per key in key order, so concurrent validators of
-    -- overlapping runs cannot deadlock, and mark every verdict. A valid row
-    -- whose key was taken meanwhile by another validator (invisible to this
-    -- snapshot) gets no verdict here; the leftover statement below judges it.
-    v_insert := format($sql$
-        WITH judged AS MATERIALIZED (%1$s),
-        inserted AS (
-            INSERT INTO %2$s AS p (%3$s, created_by_staging_id, created_by_interaction_id)
-            SELECT DISTINCT ON (%4$s) %5$s, j.staging_id, j.interaction_id
-            FROM judged AS j
-            WHERE j.errors IS NULL
-            ORDER BY %4$s, j.staging_id
-            ON CONFLICT (%6$s) DO %7$s
-            RETURNING p.%8$I AS production_id, p.created_by_staging_id, p.updated_by_staging_id, %9$s
-        ),
-        verdict AS (
-            SELECT j.staging_id, j.errors, coalesce(i.production_id, p.%8$I) AS production_id,
-                   i.created_by_staging_id = j.staging_id AS created_here,
-                   i.updated_by_staging_id = j.staging_id AS updated_here
-            FROM judged AS j
-            LEFT JOIN inserted AS i ON j.errors IS NULL AND %10$s
-            LEFT JOIN %2$s AS p ON j.errors IS NULL AND %11$s
-            WHERE j.errors IS NOT NULL OR i.production_id IS NOT NULL OR p.%8$I IS NOT NULL
-        ),
-        %12$s$sql$,
-        v_judge, pgstaging.qualified_name(v_prod), v_col_list, array_to_string(v_key_j, ', '), v_j_list,
-        array_to_string(v_key_conflict, ', '),
-        CASE v_policy WHEN 'skip' THEN 'NOTHING' ELSE format(
-            'UPDATE SET (%s, updated_by_staging_id, updated_by_interaction_id, updated_at) = ROW(%s, excluded.created_by_staging_id, excluded.created_by_interaction_id, now()) WHERE %s',
-            v_col_list, (SELECT string_agg(format('excluded.%I', c), ', ') FROM unnest(v_columns) AS c), v_changed) END,
-        v_id,
-        (SELECT string_agg(format('p.%I', k), ', ') FROM jsonb_array_elements_text(p_spec -> 'natural_key') AS k),
-        array_to_string(v_key_match_new, ' AND '),
-        array_to_string(v_key_match, ' AND '),
-        v_marked);
-
-    -- Leftovers, with a fresh snapshot that sees what other validators
-    -- committed meanwhile: those rows are duplicates now. A valid row whose
-    -- key still has no production row (staged after the promotion's
-    -- snapshot) stays pending for the next call.
-    v_verdict := format($sql$
-        WITH verdict AS (
-            SELECT j.staging_id, j.errors, p.%1$I AS production_id,
-                   p.created_by_staging_id = j.staging_id AS created_here,
-                   p.updated_by_staging_id = j.staging_id AS updated_here
-            FROM (%2$s) AS j
-            LEFT JOIN %3$s AS p ON j.errors IS NULL AND %4$s
-            WHERE j.errors IS NOT NULL OR p.%1$I IS NOT NULL
-        ),
-        %5$s$sql$,
-        v_id, v_judge, pgstaging.qualified_name(v_prod), array_to_string(v_key_match, ' AND '), v_marked);
-
     -- The statements run under search_path pg_catalog, pg_temp: parse them
     -- so now, so a rule naming an unqualified table (which a caller's temp
     -- table could shadow at run time) is refused here, not at promotion.
     PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
     BEGIN
-        EXECUTE format('PREPARE pgstaging_check_insert (integer, text, integer, bigint[], integer) AS %s', v_insert);
+        EXECUTE format('PREPARE pgstaging_check_insert (integer, text, integer, bigint[]) AS %s', v_insert);
         DEALLOCATE pgstaging_check_insert;
         EXECUTE format('PREPARE pgstaging_check_verdict (integer, text, integer, bigint[], integer) AS %s', v_verdict);
         DEALLOCATE pgstaging_check_verdict;

@@ -12,7 +12,7 @@
 -- without editing this file; a new relation or function fails the
 -- catalogue checks until it is listed here.
 BEGIN;
-SELECT plan(767 + 4 * (
+SELECT plan(760 + 4 * (
     SELECT count(*)::integer
     FROM pg_catalog.pg_attribute AS a
     INNER JOIN pg_catalog.pg_class AS c ON a.attrelid = c.oid
@@ -109,7 +109,6 @@ INSERT INTO expected_functions VALUES
     ('pgstaging.refuse_foreign_restage()', 'owner'),
     ('pgstaging.capture_preimage()', 'owner'),
     ('pgstaging.lock_run(name,integer)', 'owner'),
-    ('pgstaging.merge_summaries(jsonb,jsonb,integer)', 'owner'),
     ('pgstaging.refuse_staging_rewrite()', 'owner'),
     ('pgstaging.run_promotion(name,integer,text,boolean,bigint[])', 'owner'),
     ('pgstaging.apply_promotion(pgstaging.staged_tables,integer,text,bigint[],integer)', 'owner'),
