@@ -67,7 +67,7 @@ $(VENV)/.installed-bench: $(VENV)/.installed pyproject.toml
 
 # One throwaway cluster, one database; table on stdout, chart in bench/results/.
 bench: $(VENV)/.installed-bench system-deps
-	$(PY) -m pgstaging.devcluster -- $(PY) bench/run.py
+	PGSTAGING_DEVCLUSTER_FSYNC=on $(PY) -m pgstaging.devcluster -- $(PY) bench/run.py
 
 bench-smoke: $(VENV)/.installed-bench system-deps
 	$(PY) -m pgstaging.devcluster -- $(PY) bench/run.py --smoke

@@ -45,6 +45,11 @@ def _bindir() -> Path:
     raise RuntimeError("initdb not found: install postgresql-15 or set PG_BINDIR")
 
 
+def _fsync() -> str:
+    # Tests want speed (off); benchmarks want commits that cost what they cost.
+    return "on" if os.environ.get("PGSTAGING_DEVCLUSTER_FSYNC") == "on" else "off"
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -102,7 +107,7 @@ def temp_cluster(*, quiet: bool = True) -> Iterator[Cluster]:
         )
         options = (
             f"-c port={port} -c listen_addresses=127.0.0.1 "
-            f"-c unix_socket_directories={root} -c fsync=off "
+            f"-c unix_socket_directories={root} -c fsync={_fsync()} "
             "-c max_connections=120 -c shared_buffers=256MB"
         )
         subprocess.run(
