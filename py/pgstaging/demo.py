@@ -118,7 +118,7 @@ def run(owner_url: str) -> None:
             f"{summary.failed_count} failed"
         )
         console.print(_verdict_table(validator, second_run))
-        console.print(status_table(second_run, trusted.status(second_run)))
+        console.print(status_table(second_run, [r for r in trusted.status(second_run) if r.staged]))
 
         console.print("6. the boundary, enforced by the database:")
         console.print(
