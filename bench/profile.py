@@ -257,6 +257,8 @@ class Profile:
                     "rows": self.history // runs,
                 }
                 conn.execute(query("generate.sql"), params)
+                # Statistics first: this history is set-up, not a measurement.
+                conn.execute(query("vacuum.sql"))
                 conn.execute(query("profile/promote.sql"), {"workflow_run_id": run})
         with psycopg.connect(url, autocommit=True) as conn:
             self.run_id = conn.execute(query("profile/start_run.sql")).fetchone()[0]
