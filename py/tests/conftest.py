@@ -19,7 +19,7 @@ from pgstaging import install, sqlfiles
 from pgstaging.client import StagingClient
 from pgstaging.devcluster import OWNER, temp_cluster
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import make_conninfo
 
 TEMPLATE = "pgstaging_template"
 _counter = itertools.count()
@@ -145,6 +145,3 @@ def run_id(owner: StagingClient) -> int:
 def actor_id(owner: StagingClient) -> int:
     return owner.register_actor("test_fetcher")
 
-
-def server_dsn_parts(url: str) -> dict:
-    return conninfo_to_dict(url)
