@@ -144,4 +144,3 @@ def run_id(owner: StagingClient) -> int:
 @pytest.fixture
 def actor_id(owner: StagingClient) -> int:
     return owner.register_actor("test_fetcher")
-
