@@ -206,26 +206,28 @@ def promoting_pid(target: Target) -> int:
     return running_pid(target.admin_url, target.name, "validator_login", "pgstaging.promote(")
 
 
-def hold_share_lock_on_staging(target: Target) -> psycopg.Connection:
-    """SHARE on postings_staging: reads go on, the promotion's verdict UPDATE must wait.
+def hold_lock_on_a_failing_row(target: Target, run_id: int) -> psycopg.Connection:
+    """FOR UPDATE on the run's first staged row, ``document(0)``, which fails.
 
-    So the promotion does its whole INSERT into postings first, then waits.
+    So the promotion writes production and marks its promoted rows (the
+    first statement), then its verdict UPDATE of the other rows must wait.
     """
     conn = psycopg.connect(target.url())
-    conn.execute("LOCK TABLE postings_staging IN SHARE MODE")
+    conn.execute(
+        "SELECT 1 FROM postings_staging WHERE staging_id ="
+        " (SELECT min(staging_id) FROM postings_staging WHERE workflow_run_id = %s) FOR UPDATE",
+        (run_id,),
+    )
     return conn
 
 
-def waiting_on(target: Target, pid: int) -> list[str]:
-    """The relations ``pid`` is waiting to lock."""
-    return [
-        r[0]
-        for r in rows(
-            target.admin_url,
-            "SELECT relation::regclass::text FROM pg_locks WHERE pid = %s AND NOT granted",
-            (pid,),
-        )
-    ]
+def waiting_for_lock(target: Target, pid: int) -> bool:
+    """Whether ``pid`` is waiting for a lock (here: the held row's)."""
+    return rows(
+        target.admin_url,
+        "SELECT wait_event_type IS NOT DISTINCT FROM 'Lock' FROM pg_stat_activity WHERE pid = %s",
+        (pid,),
+    )[0][0]
 
 
 # -- the faults -----------------------------------------------------------------
@@ -255,10 +257,10 @@ def test_statement_timeout_during_promotion(fresh_databases, control):
     target = fresh_databases("statement_timeout")
     run_id = stage_run(target)
     # A third of a clean run's time: the promotion is cut off while it works.
-    # The SHARE lock is a backstop: even on a much faster machine the call
+    # The row lock is a backstop: even on a much faster machine the call
     # cannot finish before the timeout, it would wait at its verdict UPDATE.
     timeout_ms = max(100, int(control.seconds * 1000 / 3))
-    holder = hold_share_lock_on_staging(target)
+    holder = hold_lock_on_a_failing_row(target, run_id)
     validator = StagingClient.connect(
         target.url("validator_login"), options=f"-c statement_timeout={timeout_ms}", retries=0
     )
@@ -277,7 +279,7 @@ def test_statement_timeout_during_promotion(fresh_databases, control):
 def test_lock_timeout_half_way_through_promotion(fresh_databases, control):
     target = fresh_databases("lock_timeout")
     run_id = stage_run(target)
-    holder = hold_share_lock_on_staging(target)
+    holder = hold_lock_on_a_failing_row(target, run_id)
     # Long enough to be seen waiting; the INSERT into postings is done by then.
     validator = StagingClient.connect(
         target.url("validator_login"), options="-c lock_timeout=1500ms", retries=0
@@ -285,7 +287,7 @@ def test_lock_timeout_half_way_through_promotion(fresh_databases, control):
     call = InThread(lambda: validator.promote("postings", run_id))
     pid = promoting_pid(target)
     deadline = time.monotonic() + 30
-    while "postings_staging" not in waiting_on(target, pid):
+    while not waiting_for_lock(target, pid):
         assert call.thread.is_alive() and time.monotonic() < deadline, "never waited on the lock"
         time.sleep(0.01)
     # Waiting at the verdict step: the production rows are written (the

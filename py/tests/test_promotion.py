@@ -72,3 +72,34 @@ def test_a_key_taken_by_a_racing_validator_is_a_duplicate_in_the_same_call(
             "SELECT count(*) FROM postings_staging WHERE outcome IS NULL"
         ).fetchone()
     assert pending == 0
+
+
+def test_details_are_capped_per_list_and_counts_stay_exact(script, validator, run_id, actor_id):
+    """10,000 entries per details list, the lowest staging_ids first; counts exact.
+
+    The promoted rows are summarized by the first statement, the duplicates
+    and failures by the second; the merged summary keeps both caps.
+    """
+    documents = [{"job_id": f"CAP-{n}", "title": "t"} for n in range(10_002)]
+    documents += [{"job_id": "CAP-0", "title": "again"}] * 3 + [{"job_id": "CAP-x"}] * 2
+    ids = script.stage("postings", run_id, actor_id, documents)
+
+    summary = validator.promote("postings", run_id).as_json()
+
+    assert (summary["promoted_count"], summary["duplicate_count"], summary["failed_count"]) == (
+        10_002,
+        3,
+        2,
+    )
+    assert summary["details_truncated"] is True
+    assert [d["staging_id"] for d in summary["details"]["promoted"]] == ids[:10_000]
+    assert [d["staging_id"] for d in summary["details"]["duplicates"]] == ids[10_002:10_005]
+    assert [d["staging_id"] for d in summary["details"]["failed"]] == ids[10_005:]
+
+
+def test_details_within_the_cap_are_not_marked_truncated(script, validator, run_id, actor_id):
+    script.stage(
+        "postings", run_id, actor_id, [{"job_id": "NT-1", "title": "t"}, {"job_id": "NT-1"}]
+    )
+    summary = validator.promote("postings", run_id).as_json()
+    assert "details_truncated" not in summary

@@ -111,8 +111,10 @@ BEGIN
 END
 $function$;
 
--- The generated statements, in order: new and changed production rows
--- (a trigger keeps pre-images of changed ones), verdicts with the summary.
+-- The generated statements, in order: new and changed production rows,
+-- marked as such (a trigger keeps pre-images of changed ones); then, with a
+-- fresh snapshot, verdicts for the rest. Each returns the summary of the
+-- rows it marked; the caller gets both as one.
 CREATE OR REPLACE FUNCTION pgstaging.apply_promotion(
     p_spec pgstaging.staged_tables,
     p_workflow_run_id integer,
@@ -125,14 +127,55 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
-    v_result jsonb;
+    v_written jsonb;
+    v_judged jsonb;
 BEGIN
-    EXECUTE p_spec.insert_sql USING p_workflow_run_id, p_mode, p_spec.rule_version, p_staging_ids;
-    EXECUTE p_spec.verdict_sql INTO v_result
+    EXECUTE p_spec.insert_sql INTO v_written
         USING p_workflow_run_id, p_mode, p_spec.rule_version, p_staging_ids, p_details_limit;
-    RETURN v_result;
+    EXECUTE p_spec.verdict_sql INTO v_judged
+        USING p_workflow_run_id, p_mode, p_spec.rule_version, p_staging_ids, p_details_limit;
+    RETURN pgstaging.merge_summaries(v_written, v_judged, p_details_limit);
 END
 $function$;
+
+-- Two summaries as one: counts added; each details list merged in
+-- staging_id order and capped again (marked truncated if that cut it).
+-- A list one side left empty is taken as it is.
+CREATE OR REPLACE FUNCTION pgstaging.merge_summaries(p_first jsonb, p_second jsonb, p_details_limit integer)
+RETURNS jsonb
+LANGUAGE sql
+IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+RETURN (p_first - 'details') || (p_second - 'details')
+    || (
+        SELECT coalesce(jsonb_object_agg(k.key, coalesce((p_first ->> k.key)::bigint, 0) + coalesce((p_second ->> k.key)::bigint, 0)), '{}')
+        FROM jsonb_object_keys(p_first || p_second) AS k (key)
+        WHERE k.key LIKE '%\_count'
+    )
+    || (
+        SELECT jsonb_build_object('details', coalesce(jsonb_object_agg(l.name, CASE
+                WHEN jsonb_array_length(l.second) = 0 THEN l.first
+                WHEN jsonb_array_length(l.first) = 0 THEN l.second
+                ELSE (
+                    SELECT jsonb_agg(e.entry ORDER BY e.staging_id)
+                    FROM (
+                        SELECT x.entry, (x.entry ->> 'staging_id')::bigint AS staging_id
+                        FROM jsonb_array_elements(l.first || l.second) AS x (entry)
+                        ORDER BY 2
+                        LIMIT p_details_limit
+                    ) AS e
+                )
+            END), '{}'))
+        || CASE WHEN bool_or(jsonb_array_length(l.first) + jsonb_array_length(l.second) > p_details_limit)
+                THEN jsonb_build_object('details_truncated', true) ELSE '{}' END
+        FROM (
+            SELECT
+                n.name,
+                coalesce(p_first -> 'details' -> n.name, '[]') AS first,
+                coalesce(p_second -> 'details' -> n.name, '[]') AS second
+            FROM jsonb_object_keys(coalesce(p_first -> 'details', '{}') || coalesce(p_second -> 'details', '{}')) AS n (name)
+        ) AS l
+    );
 
 -- Batch mode: promote up to p_limit pending rows of a table, whatever their
 -- run. Workers take run locks with SKIP LOCKED, so several validators share
@@ -188,5 +231,6 @@ $function$;
 
 REVOKE ALL ON FUNCTION pgstaging.run_promotion(name, integer, text, boolean, bigint []) FROM PUBLIC;
 REVOKE ALL ON FUNCTION pgstaging.apply_promotion(pgstaging.staged_tables, integer, text, bigint [], integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION pgstaging.merge_summaries(jsonb, jsonb, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION pgstaging.promote_batch(text, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION pgstaging.lock_run(name, integer) FROM PUBLIC;

@@ -62,6 +62,8 @@ DECLARE
     v_stage regclass;
     v_insert text;
     v_verdict text;
+    v_summary text;
+    v_mode_filter text;
     v_col_list text;
     v_j_list text;
     v_changed text;
@@ -407,24 +409,90 @@ BEGIN
         (SELECT string_agg(format('p.%I', c), ', ') FROM unnest(v_columns) AS c),
         (SELECT string_agg(format('excluded.%I', c), ', ') FROM unnest(v_columns) AS c));
 
-    -- New rows: valid, first staging_id per key, inserted in key order so
-    -- concurrent validators of overlapping runs cannot deadlock.
+    -- The summary of one statement's marked rows, in the design's form:
+    -- exact counts (one pass), and per outcome the first $5 rows by
+    -- staging_id (a top-N sort each, not a sort of the whole run).
+    v_summary := format($sql$
+        counted AS (
+            SELECT count(*) FILTER (WHERE m.outcome = 'promoted') AS promoted,
+                   count(*) FILTER (WHERE m.outcome = 'duplicate') AS duplicate,
+                   count(*) FILTER (WHERE m.outcome = 'updated') AS updated,
+                   count(*) FILTER (WHERE m.outcome = 'failed') AS failed
+            FROM marked AS m
+        )
+        SELECT jsonb_build_object(
+            'status', 'SUCCESS',
+            'promoted_count', c.promoted,
+            'duplicate_count', c.duplicate,%2$s
+            'failed_count', c.failed,
+            'details', jsonb_build_object(%1$s)
+        ) || CASE WHEN greatest(c.promoted, c.duplicate, c.updated, c.failed) > $5
+                  THEN jsonb_build_object('details_truncated', true) ELSE '{}' END
+        FROM counted AS c$sql$,
+        (SELECT string_agg(format($sql$
+                %1$L, (SELECT coalesce(jsonb_agg(jsonb_build_object('staging_id', d.staging_id, %3$L, d.%4$s) ORDER BY d.staging_id), '[]')
+                    FROM (SELECT m.staging_id, m.%4$s FROM marked AS m WHERE m.outcome = %2$L ORDER BY m.staging_id LIMIT $5) AS d)$sql$,
+                l.list, l.outcome, l.label, l.value), ',' ORDER BY l.ord)
+         FROM (VALUES (1, 'promoted', 'promoted', v_id, 'promoted_to_id'),
+                      (2, 'duplicates', 'duplicate', v_id, 'promoted_to_id'),
+                      (3, 'failed', 'failed', 'errors', 'validation_errors'),
+                      (4, 'updated', 'updated', v_id, 'promoted_to_id')) AS l (ord, list, outcome, label, value)
+         WHERE l.outcome <> 'updated' OR v_policy = 'update'),
+        -- The update policy adds updated_count and details.updated.
+        CASE WHEN v_policy = 'update' THEN $sql$
+            'updated_count', c.updated,$sql$ ELSE '' END);
+    v_mode_filter := 'CASE WHEN $2 = ''retry'' THEN s.outcome IN (''failed'', ''rolled_back'') ELSE s.outcome IS NULL END';
+
+    -- Statement 1 judges every row once: valid rows, the first staging_id
+    -- per key, go into production in key order (so concurrent validators of
+    -- overlapping runs cannot deadlock), and the rows it wrote are marked
+    -- promoted (or updated) straight from RETURNING, joined by staging_id
+    -- only: no join between the statement's own results, which the planner
+    -- cannot estimate.
     v_insert := format($sql$
-        INSERT INTO %1$s AS p (%2$s, created_by_staging_id, created_by_interaction_id)
-        SELECT DISTINCT ON (%3$s) %4$s, j.staging_id, j.interaction_id
-        FROM (%5$s) AS j
-        WHERE j.errors IS NULL
-        ORDER BY %3$s, j.staging_id
-        ON CONFLICT (%6$s) DO %7$s$sql$,
+        WITH inserted AS (
+            INSERT INTO %1$s AS p (%2$s, created_by_staging_id, created_by_interaction_id)
+            SELECT DISTINCT ON (%3$s) %4$s, j.staging_id, j.interaction_id
+            FROM (%5$s) AS j
+            WHERE j.errors IS NULL
+            ORDER BY %3$s, j.staging_id
+            ON CONFLICT (%6$s) DO %7$s
+            RETURNING p.%8$I AS production_id, %9$s
+        ),
+        marked AS (
+            UPDATE %10$s AS s
+            SET validated = true,
+                validated_at = now(),
+                validated_by = session_user,
+                rule_version = $3,
+                validation_errors = NULL,
+                promoted = true,
+                promoted_to_id = i.production_id,
+                promoted_at = now(),
+                rolled_back_at = NULL,
+                rolled_back_by = NULL,
+                rollback_reason = NULL,
+                outcome = i.outcome
+            FROM (SELECT * FROM inserted ORDER BY staging_id) AS i  -- staging's physical order
+            WHERE s.staging_id = i.staging_id AND %11$s
+            RETURNING s.staging_id, s.outcome, s.promoted_to_id, s.validation_errors
+        ),%12$s$sql$,
         pgstaging.qualified_name(v_prod), v_col_list, array_to_string(v_key_j, ', '), v_j_list, v_judge,
         array_to_string(v_key_conflict, ', '),
         CASE v_policy WHEN 'skip' THEN 'NOTHING' ELSE format(
             'UPDATE SET (%s, updated_by_staging_id, updated_by_interaction_id, updated_at) = ROW(%s, excluded.created_by_staging_id, excluded.created_by_interaction_id, now()) WHERE %s',
-            v_col_list, (SELECT string_agg(format('excluded.%I', c), ', ') FROM unnest(v_columns) AS c), v_changed) END);
+            v_col_list, (SELECT string_agg(format('excluded.%I', c), ', ') FROM unnest(v_columns) AS c), v_changed) END,
+        v_id,
+        -- An inserted row has no updated_by_staging_id; an updated one has ours.
+        CASE v_policy WHEN 'skip' THEN 'p.created_by_staging_id AS staging_id, ''promoted'' AS outcome'
+            ELSE 'coalesce(p.updated_by_staging_id, p.created_by_staging_id) AS staging_id,'
+                 ' CASE WHEN p.updated_by_staging_id IS NULL THEN ''promoted'' ELSE ''updated'' END AS outcome' END,
+        pgstaging.qualified_name(v_stage), v_mode_filter, v_summary);
 
-    -- Verdicts for every judged row that has one; a valid row whose key has
-    -- no production row yet (staged after the INSERT's snapshot) stays
-    -- pending. Returns the design's summary; details capped at $5 per list.
+    -- Statement 2, with a fresh snapshot, gives the rest their verdicts:
+    -- failures, and valid rows whose key production already has
+    -- (duplicates). A valid row whose key has no production row yet (staged
+    -- after statement 1's snapshot) stays pending.
     v_verdict := format($sql$
         WITH verdict AS (
             SELECT j.staging_id, j.errors, p.%1$I AS production_id,
@@ -456,44 +524,16 @@ BEGIN
             FROM verdict AS v
             WHERE s.staging_id = v.staging_id AND %6$s
             RETURNING s.staging_id, s.outcome, s.promoted_to_id, s.validation_errors
-        ),
-        ranked AS (
-            SELECT m.*, row_number() OVER (PARTITION BY m.outcome ORDER BY m.staging_id) AS rank_in_outcome
-            FROM marked AS m
-        )
-        SELECT jsonb_build_object(
-            'status', 'SUCCESS',
-            'promoted_count', count(*) FILTER (WHERE r.outcome = 'promoted'),
-            'duplicate_count', count(*) FILTER (WHERE r.outcome = 'duplicate'),
-            'failed_count', count(*) FILTER (WHERE r.outcome = 'failed'),
-            'details', jsonb_build_object(
-                'promoted', coalesce(jsonb_agg(jsonb_build_object('staging_id', r.staging_id, %7$L, r.promoted_to_id) ORDER BY r.staging_id)
-                    FILTER (WHERE r.outcome = 'promoted' AND r.rank_in_outcome <= $5), '[]'),
-                'duplicates', coalesce(jsonb_agg(jsonb_build_object('staging_id', r.staging_id, %7$L, r.promoted_to_id) ORDER BY r.staging_id)
-                    FILTER (WHERE r.outcome = 'duplicate' AND r.rank_in_outcome <= $5), '[]'),
-                'failed', coalesce(jsonb_agg(jsonb_build_object('staging_id', r.staging_id, 'errors', r.validation_errors) ORDER BY r.staging_id)
-                    FILTER (WHERE r.outcome = 'failed' AND r.rank_in_outcome <= $5), '[]')%9$s
-            )%8$s
-        ) || CASE WHEN count(*) FILTER (WHERE r.rank_in_outcome > $5) > 0
-                  THEN jsonb_build_object('details_truncated', true) ELSE '{}' END
-        FROM ranked AS r$sql$,
+        ),%7$s$sql$,
         v_id, v_judge, pgstaging.qualified_name(v_prod), array_to_string(v_key_match, ' AND '),
-        pgstaging.qualified_name(v_stage),
-        'CASE WHEN $2 = ''retry'' THEN s.outcome IN (''failed'', ''rolled_back'') ELSE s.outcome IS NULL END',
-        v_id,
-        -- The update policy adds updated_count and details.updated.
-        CASE WHEN v_policy = 'update' THEN $sql$,
-            'updated_count', count(*) FILTER (WHERE r.outcome = 'updated')$sql$ ELSE '' END,
-        CASE WHEN v_policy = 'update' THEN format($sql$,
-                'updated', coalesce(jsonb_agg(jsonb_build_object('staging_id', r.staging_id, %L, r.promoted_to_id) ORDER BY r.staging_id)
-                    FILTER (WHERE r.outcome = 'updated' AND r.rank_in_outcome <= $5), '[]')$sql$, v_id) ELSE '' END);
+        pgstaging.qualified_name(v_stage), v_mode_filter, v_summary);
 
     -- The statements run under search_path pg_catalog, pg_temp: parse them
     -- so now, so a rule naming an unqualified table (which a caller's temp
     -- table could shadow at run time) is refused here, not at promotion.
     PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
     BEGIN
-        EXECUTE format('PREPARE pgstaging_check_insert (integer, text, integer, bigint[]) AS %s', v_insert);
+        EXECUTE format('PREPARE pgstaging_check_insert (integer, text, integer, bigint[], integer) AS %s', v_insert);
         DEALLOCATE pgstaging_check_insert;
         EXECUTE format('PREPARE pgstaging_check_verdict (integer, text, integer, bigint[], integer) AS %s', v_verdict);
         DEALLOCATE pgstaging_check_verdict;

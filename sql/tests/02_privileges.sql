@@ -12,7 +12,7 @@
 -- without editing this file; a new relation or function fails the
 -- catalogue checks until it is listed here.
 BEGIN;
-SELECT plan(760 + 4 * (
+SELECT plan(767 + 4 * (
     SELECT count(*)::integer
     FROM pg_catalog.pg_attribute AS a
     INNER JOIN pg_catalog.pg_class AS c ON a.attrelid = c.oid
@@ -112,6 +112,7 @@ INSERT INTO expected_functions VALUES
     ('pgstaging.refuse_staging_rewrite()', 'owner'),
     ('pgstaging.run_promotion(name,integer,text,boolean,bigint[])', 'owner'),
     ('pgstaging.apply_promotion(pgstaging.staged_tables,integer,text,bigint[],integer)', 'owner'),
+    ('pgstaging.merge_summaries(jsonb,jsonb,integer)', 'owner'),
     ('pgstaging.remove_promoted_rows(name,bigint[],text,boolean)', 'owner'),
     ('pgstaging.run_unpromotion(name,integer,text,boolean)', 'owner'),
     ('pgstaging.restage(text,bigint,jsonb)', 'owner'),
