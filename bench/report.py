@@ -62,7 +62,12 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             ">=",
             30,
             f"{m['stage_copy']['rate']:,.0f} / {fetcher['rate']:,.0f} rows/s "
-            f"(the faster fetcher: {fetcher['key']})",
+            f"(the faster fetcher: {fetcher['key']})"
+            + (
+                f"; COPY into a bare table: {m['copy_ceiling']['rate'] / fetcher['rate']:.1f}x"
+                if "copy_ceiling" in m
+                else ""
+            ),
         ),
         target(
             "ingest rows/s, stage_copy vs the design fetcher as written (connection per row)",

@@ -182,6 +182,30 @@ class Bench:
                 Measurement(method, "ingest", f"pgstaging client.{method}", count, t.seconds, note)
             )
 
+        # The ceiling: the same rows, COPY as stage_copy sends them, into a bare
+        # table. What staging adds on top: jsonb checks, five indexes, two
+        # foreign keys, the forged-row triggers.
+        run = self.new_run()
+        self.quiesce()
+        with (
+            timed() as t,
+            psycopg.connect(self.owner_url) as conn,
+            conn.cursor() as cur,
+            cur.copy(query("copy_ceiling.sql")) as copy,
+        ):
+            for doc in docs:
+                copy.write_row((run, self.actor_id, None, json.dumps(doc, ensure_ascii=False)))
+        self.add(
+            Measurement(
+                "copy_ceiling",
+                "ingest",
+                "COPY into a bare table (the ceiling)",
+                len(docs),
+                t.seconds,
+                "no index, foreign key or trigger; as the owner",
+            )
+        )
+
     def _fetcher(self, jobs: list[Any], get_connection, key: str, what: str) -> None:
         run = self.new_run()
         self.quiesce()

@@ -39,3 +39,12 @@ RETURN (
         ) AS k
     ) AS d
 );
+
+-- The ingest ceiling: the same COPY into a bare table, with no index,
+-- foreign key, trigger or default to pay for.
+CREATE TABLE IF NOT EXISTS bench.ingest_ceiling (
+    workflow_run_id integer,
+    actor_id integer,
+    interaction_id bigint,
+    raw_data jsonb
+);
