@@ -63,7 +63,7 @@ DECLARE
     v_insert text;
     v_verdict text;
     v_summary text;
-    v_mode_filter text;
+    v_mark text;
     v_col_list text;
     v_j_list text;
     v_changed text;
@@ -441,7 +441,29 @@ BEGIN
         -- The update policy adds updated_count and details.updated.
         CASE WHEN v_policy = 'update' THEN $sql$
             'updated_count', c.updated,$sql$ ELSE '' END);
-    v_mode_filter := 'CASE WHEN $2 = ''retry'' THEN s.outcome IN (''failed'', ''rolled_back'') ELSE s.outcome IS NULL END';
+
+    -- Marking: one UPDATE of staging (%1$s) from the verdicts {verdicts}
+    -- give (staging_id, errors, production_id, outcome), then the summary.
+    v_mark := $sql$
+        marked AS (
+            UPDATE %1$s AS s
+            SET validated = true,
+                validated_at = now(),
+                validated_by = session_user,
+                rule_version = $3,
+                validation_errors = v.errors,
+                promoted = v.errors IS NULL,
+                promoted_to_id = v.production_id,
+                promoted_at = CASE WHEN v.errors IS NULL THEN now() END,
+                rolled_back_at = NULL,
+                rolled_back_by = NULL,
+                rollback_reason = NULL,
+                outcome = v.outcome
+            FROM {verdicts} AS v
+            WHERE s.staging_id = v.staging_id
+                AND CASE WHEN $2 = 'retry' THEN s.outcome IN ('failed', 'rolled_back') ELSE s.outcome IS NULL END
+            RETURNING s.staging_id, s.outcome, s.promoted_to_id, s.validation_errors
+        ),%2$s$sql$;
 
     -- Statement 1 judges every row once: valid rows, the first staging_id
     -- per key, go into production in key order (so concurrent validators of
@@ -458,25 +480,7 @@ BEGIN
             ORDER BY %3$s, j.staging_id
             ON CONFLICT (%6$s) DO %7$s
             RETURNING p.%8$I AS production_id, %9$s
-        ),
-        marked AS (
-            UPDATE %10$s AS s
-            SET validated = true,
-                validated_at = now(),
-                validated_by = session_user,
-                rule_version = $3,
-                validation_errors = NULL,
-                promoted = true,
-                promoted_to_id = i.production_id,
-                promoted_at = now(),
-                rolled_back_at = NULL,
-                rolled_back_by = NULL,
-                rollback_reason = NULL,
-                outcome = i.outcome
-            FROM (SELECT * FROM inserted ORDER BY staging_id) AS i  -- staging's physical order
-            WHERE s.staging_id = i.staging_id AND %11$s
-            RETURNING s.staging_id, s.outcome, s.promoted_to_id, s.validation_errors
-        ),%12$s$sql$,
+        ),$sql$,
         pgstaging.qualified_name(v_prod), v_col_list, array_to_string(v_key_j, ', '), v_j_list, v_judge,
         array_to_string(v_key_conflict, ', '),
         CASE v_policy WHEN 'skip' THEN 'NOTHING' ELSE format(
@@ -486,8 +490,11 @@ BEGIN
         -- An inserted row has no updated_by_staging_id; an updated one has ours.
         CASE v_policy WHEN 'skip' THEN 'p.created_by_staging_id AS staging_id, ''promoted'' AS outcome'
             ELSE 'coalesce(p.updated_by_staging_id, p.created_by_staging_id) AS staging_id,'
-                 ' CASE WHEN p.updated_by_staging_id IS NULL THEN ''promoted'' ELSE ''updated'' END AS outcome' END,
-        pgstaging.qualified_name(v_stage), v_mode_filter, v_summary);
+                 ' CASE WHEN p.updated_by_staging_id IS NULL THEN ''promoted'' ELSE ''updated'' END AS outcome' END)
+        -- In staging_id order: staging's physical order.
+        || format(replace(v_mark, '{verdicts}',
+            '(SELECT i.staging_id, NULL::jsonb AS errors, i.production_id, i.outcome FROM inserted AS i ORDER BY i.staging_id)'),
+            pgstaging.qualified_name(v_stage), v_summary);
 
     -- Statement 2, with a fresh snapshot, gives the rest their verdicts:
     -- failures, and valid rows whose key production already has
@@ -496,37 +503,16 @@ BEGIN
     v_verdict := format($sql$
         WITH verdict AS (
             SELECT j.staging_id, j.errors, p.%1$I AS production_id,
-                   p.created_by_staging_id = j.staging_id AS created_here,
-                   p.updated_by_staging_id = j.staging_id AS updated_here
+                   CASE WHEN j.errors IS NOT NULL THEN 'failed'
+                        WHEN p.created_by_staging_id = j.staging_id THEN 'promoted'
+                        WHEN p.updated_by_staging_id = j.staging_id THEN 'updated'
+                        ELSE 'duplicate' END AS outcome
             FROM (%2$s) AS j
             LEFT JOIN %3$s AS p ON j.errors IS NULL AND %4$s
             WHERE j.errors IS NOT NULL OR p.%1$I IS NOT NULL
-        ),
-        marked AS (
-            UPDATE %5$s AS s
-            SET validated = true,
-                validated_at = now(),
-                validated_by = session_user,
-                rule_version = $3,
-                validation_errors = v.errors,
-                promoted = v.errors IS NULL,
-                promoted_to_id = v.production_id,
-                promoted_at = CASE WHEN v.errors IS NULL THEN now() END,
-                rolled_back_at = NULL,
-                rolled_back_by = NULL,
-                rollback_reason = NULL,
-                outcome = CASE
-                    WHEN v.errors IS NOT NULL THEN 'failed'
-                    WHEN v.created_here THEN 'promoted'
-                    WHEN v.updated_here THEN 'updated'
-                    ELSE 'duplicate'
-                END
-            FROM verdict AS v
-            WHERE s.staging_id = v.staging_id AND %6$s
-            RETURNING s.staging_id, s.outcome, s.promoted_to_id, s.validation_errors
-        ),%7$s$sql$,
-        v_id, v_judge, pgstaging.qualified_name(v_prod), array_to_string(v_key_match, ' AND '),
-        pgstaging.qualified_name(v_stage), v_mode_filter, v_summary);
+        ),$sql$,
+        v_id, v_judge, pgstaging.qualified_name(v_prod), array_to_string(v_key_match, ' AND '))
+        || format(replace(v_mark, '{verdicts}', 'verdict'), pgstaging.qualified_name(v_stage), v_summary);
 
     -- The statements run under search_path pg_catalog, pg_temp: parse them
     -- so now, so a rule naming an unqualified table (which a caller's temp
