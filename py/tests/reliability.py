@@ -10,32 +10,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import psycopg
-
-
-def fetch_all(url: str, query: str, params: Any = None) -> list[tuple]:
-    with psycopg.connect(url, autocommit=True) as conn:
-        return conn.execute(query, params).fetchall()
-
-
-def fetch_one(url: str, query: str, params: Any = None) -> tuple | None:
-    with psycopg.connect(url, autocommit=True) as conn:
-        return conn.execute(query, params).fetchone()
-
-
-def postings_ledger(url: str, run_id: int) -> dict[str, int]:
-    """A run's postings, counted straight from the staging table."""
-    (row,) = fetch_all(
-        url,
-        """SELECT count(*),
-                  count(*) FILTER (WHERE outcome IS NULL),
-                  count(*) FILTER (WHERE outcome = 'promoted'),
-                  count(*) FILTER (WHERE outcome = 'duplicate'),
-                  count(*) FILTER (WHERE outcome = 'failed')
-           FROM postings_staging WHERE workflow_run_id = %s""",
-        (run_id,),
-    )
-    return dict(zip(("staged", "pending", "promoted", "duplicate", "failed"), row, strict=True))
+from support import fetch_all, fetch_one
 
 
 class InThread:

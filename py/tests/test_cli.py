@@ -35,6 +35,11 @@ def jsonl(documents) -> str:
     return "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in documents)
 
 
+def stage_stdin(url, run, actor, stdin: str, table: str = "postings"):
+    """``pgstaging stage TABLE --run RUN --actor ACTOR``, documents on stdin."""
+    return run_cli("stage", table, "--run", str(run), "--actor", str(actor), url=url, input=stdin)
+
+
 def success_line(ids: list[int]) -> str:
     return json.dumps({"status": "SUCCESS", "staging_ids": ids, "count": len(ids)}) + "\n"
 
@@ -196,16 +201,7 @@ def test_stage_from_stdin_with_dsn(db, run_id, actor_id):
 
 
 def test_stage_nothing_prints_an_empty_success(db, run_id, actor_id):
-    done = run_cli(
-        "stage",
-        "postings",
-        "--run",
-        str(run_id),
-        "--actor",
-        str(actor_id),
-        url=db.url("script_login"),
-        input="\n\n",
-    )
+    done = stage_stdin(db.url("script_login"), run_id, actor_id, "\n\n")
     assert (done.returncode, done.stdout) == (0, success_line([]))
 
 
@@ -339,16 +335,7 @@ def test_missing_database_and_unknown_login_exit_3(db):
 
 
 def test_unknown_table_exits_4(db, run_id, actor_id):
-    done = run_cli(
-        "stage",
-        "nope",
-        "--run",
-        str(run_id),
-        "--actor",
-        str(actor_id),
-        url=db.url("script_login"),
-        input=jsonl(DOCUMENTS),
-    )
+    done = stage_stdin(db.url("script_login"), run_id, actor_id, jsonl(DOCUMENTS), table="nope")
     assert_one_line_error(done, 4, '"nope"', "postings")
     done = run_cli("promote", "nope", "--run", str(run_id), url=db.url("validator_login"))
     assert_one_line_error(done, 4, '"nope"')
@@ -360,16 +347,7 @@ def test_unknown_table_exits_4(db, run_id, actor_id):
 
 def test_missing_run_exits_4(db, run_id, actor_id):
     missing = str(run_id + 1000)
-    done = run_cli(
-        "stage",
-        "postings",
-        "--run",
-        missing,
-        "--actor",
-        str(actor_id),
-        url=db.url("script_login"),
-        input=jsonl(DOCUMENTS),
-    )
+    done = stage_stdin(db.url("script_login"), missing, actor_id, jsonl(DOCUMENTS))
     assert_one_line_error(done, 4, "unknown workflow run")
     for command in (["promote", "postings"], ["failures", "postings"], ["status"]):
         done = run_cli(*command, "--run", missing, url=db.url("validator_login"))
@@ -378,27 +356,9 @@ def test_missing_run_exits_4(db, run_id, actor_id):
 
 
 def test_unknown_actor_exits_4(db, run_id):
-    done = run_cli(
-        "stage",
-        "postings",
-        "--run",
-        str(run_id),
-        "--actor",
-        "ghost",
-        url=db.url("script_login"),
-        input=jsonl(DOCUMENTS),
-    )
+    done = stage_stdin(db.url("script_login"), run_id, "ghost", jsonl(DOCUMENTS))
     assert_one_line_error(done, 4, '"ghost"')
-    done = run_cli(
-        "stage",
-        "postings",
-        "--run",
-        str(run_id),
-        "--actor",
-        "424242",
-        url=db.url("script_login"),
-        input=jsonl(DOCUMENTS),
-    )
+    done = stage_stdin(db.url("script_login"), run_id, "424242", jsonl(DOCUMENTS))
     assert_one_line_error(done, 4, "unknown actor")
     assert ledger(db.admin_url, run_id)["staged"] == 0
 
@@ -410,27 +370,9 @@ def test_permission_denied_exits_5(db, script, run_id, actor_id):
     done = run_cli("promote", "postings", "--run", str(run_id), url=db.url("script_login"))
     assert_one_line_error(done, 5, "permission denied", "promote_postings_staging")
     # A validator judges, never stages; a login without a group does nothing.
-    done = run_cli(
-        "stage",
-        "postings",
-        "--run",
-        str(run_id),
-        "--actor",
-        str(actor_id),
-        url=db.url("validator_login"),
-        input=jsonl(DOCUMENTS),
-    )
+    done = stage_stdin(db.url("validator_login"), run_id, actor_id, jsonl(DOCUMENTS))
     assert_one_line_error(done, 5, "permission denied")
-    done = run_cli(
-        "stage",
-        "postings",
-        "--run",
-        str(run_id),
-        "--actor",
-        str(actor_id),
-        url=db.url("nobody_login"),
-        input=jsonl(DOCUMENTS),
-    )
+    done = stage_stdin(db.url("nobody_login"), run_id, actor_id, jsonl(DOCUMENTS))
     assert_one_line_error(done, 5, "permission denied")
     done = run_cli("failures", "postings", "--run", str(run_id), url=db.url("script_login"))
     assert_one_line_error(done, 5, "permission denied")
@@ -454,16 +396,7 @@ def test_invalid_json_line_exits_7_and_stages_nothing(db, run_id, actor_id, bad_
     lines = [json.dumps({"job_id": f"J{n}", "title": "t"}) for n in range(1, 2001)]
     lines[bad_line_at - 1] = bad_line
 
-    done = run_cli(
-        "stage",
-        "postings",
-        "--run",
-        str(run_id),
-        "--actor",
-        str(actor_id),
-        url=db.url("script_login"),
-        input="\n".join(lines) + "\n",
-    )
+    done = stage_stdin(db.url("script_login"), run_id, actor_id, "\n".join(lines) + "\n")
 
     assert_one_line_error(done, 7, f"<stdin>:{bad_line_at}: not valid JSON")
     assert ledger(db.admin_url, run_id)["staged"] == 0
@@ -471,16 +404,7 @@ def test_invalid_json_line_exits_7_and_stages_nothing(db, run_id, actor_id, bad_
 
 def test_json_nested_too_deep_for_python_exits_7(db, run_id, actor_id):
     deep = "[" * 100_000 + "]" * 100_000
-    done = run_cli(
-        "stage",
-        "postings",
-        "--run",
-        str(run_id),
-        "--actor",
-        str(actor_id),
-        url=db.url("script_login"),
-        input=jsonl(DOCUMENTS) + deep + "\n",
-    )
+    done = stage_stdin(db.url("script_login"), run_id, actor_id, jsonl(DOCUMENTS) + deep + "\n")
     assert_one_line_error(done, 7, "<stdin>:5")
     assert ledger(db.admin_url, run_id)["staged"] == 0
 

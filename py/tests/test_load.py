@@ -24,7 +24,7 @@ from pathlib import Path
 
 from pgstaging import StagingClient
 from pgstaging.devcluster import _bindir
-from reliability import fetch_all, fetch_one
+from support import fetch_all, fetch_one
 
 PGBENCH_SCRIPT = Path(__file__).parent / "data" / "load_postings.pgbench"
 SECONDS = 6

@@ -19,9 +19,9 @@ import psycopg
 import pytest
 from pgstaging import OutcomeUnknown, PgStagingError, StagingClient
 from pgstaging.errors import DatabaseError
-from reliability import InThread, fetch_one, running_pid
-from reliability import postings_ledger as ledger
+from reliability import InThread, running_pid
 from reliability import terminate as kill
+from support import fetch_one, ledger
 
 LOCK_TIMEOUT = "-c lock_timeout=200ms"
 DOCUMENTS = [

@@ -30,7 +30,7 @@ from pgstaging import StagingClient, __version__, install
 from pgstaging.devcluster import OWNER, _bindir
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
-from reliability import fetch_all, fetch_one
+from support import fetch_all, fetch_one
 
 EXAMPLE_SPEC = Path(__file__).resolve().parents[2] / "examples" / "specs" / "companies.sql"
 _names = count()
