@@ -54,7 +54,8 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             promote_rate / m["design_validator"]["rate"],
             ">=",
             200,
-            f"{promote_rate:,.0f} / {m['design_validator']['rate']:,.1f} rows/s",
+            f"{promote_rate:,.0f} / {m['design_validator']['rate']:,.1f} rows/s; the floor: "
+            f"{mid / _scale(results, 'floor', mid) / m['design_validator']['rate']:.0f}x",
         ),
         target(
             "ingest rows/s, stage_copy vs the faster design fetcher",
