@@ -103,3 +103,35 @@ def test_details_within_the_cap_are_not_marked_truncated(script, validator, run_
     )
     summary = validator.promote("postings", run_id).as_json()
     assert "details_truncated" not in summary
+
+
+def test_statistics_from_when_nothing_was_pending_keep_promotion_linear(
+    db, owner, script, actor_id
+):
+    """ANALYZE while nothing is pending puts the pending index at one row (a
+    steady state: autovacuum analyzes after a promotion, and the next run is
+    below its threshold). Both statements must still drive their joins from
+    their own rows: a plan driven from that index rescanned them per row
+    (313 s for 20k rows). Not a benchmark: the timeout only catches that."""
+    with db.connect() as conn:
+        conn.execute("ALTER TABLE postings_staging SET (autovacuum_enabled = false)")
+    first = owner.start_run()
+    script.stage_copy("postings", first, actor_id, [{"job_id": "ST-0", "title": "t"}])
+    with db.client("validator_login") as validator:
+        validator.promote("postings", first)
+    with db.connect() as conn:
+        conn.execute("ANALYZE postings_staging")
+
+    second = owner.start_run()
+    documents = (
+        {"job_id": f"ST-{n % 7_000}", "title": "t"} if n % 20 else {"job_id": f"ST-{n}"}
+        for n in range(10_000)
+    )
+    assert script.stage_copy("postings", second, actor_id, documents) == 10_000
+    with db.connect("validator_login", options="-c statement_timeout=20s") as conn:
+        (summary,) = conn.execute("SELECT promote_postings_staging(%s)", (second,)).fetchone()
+    assert (summary["promoted_count"], summary["duplicate_count"], summary["failed_count"]) == (
+        6_650,
+        2_850,
+        500,
+    )

@@ -196,6 +196,97 @@ def test_a_script_cannot_restage(script, run_id, actor_id):
         script.restage("postings", bad, {"job_id": "R-2", "title": "x"})
 
 
+def _names(db, registry):
+    return _rows(db, "SELECT name FROM companies WHERE registry_number = %s", (registry,))
+
+
+def test_update_policy_the_newest_staged_row_of_a_key_wins(db, owner, validator, actor_id):
+    """Within one call, whatever the run or batch: the newest row of a key
+    writes production; older ones, and an unchanged newest, are duplicates."""
+    install(db.owner_url, specs=[EXAMPLE_SPEC])
+    with db.client("script_login") as script:
+        first, second, third = owner.start_run(), owner.start_run(), owner.start_run()
+        script.stage("companies", first, actor_id, [{"registry": "NW1000", "name": "A"}])
+        validator.promote("companies", first)
+        script.stage(
+            "companies",
+            second,
+            actor_id,
+            [{"registry": "NW1000", "name": "B"}, {"registry": "NW1000", "name": "C"}],
+        )
+        assert validator.promote("companies", second).as_json()["updated_count"] == 1
+        assert _names(db, "NW1000") == [("C",)]
+        assert _outcomes(db, "companies", second) == ["duplicate", "updated"]
+
+        # The newest row is unchanged: nothing is written, an older change is not applied.
+        script.stage(
+            "companies",
+            third,
+            actor_id,
+            [{"registry": "NW1000", "name": "D"}, {"registry": "NW1000", "name": "C"}],
+        )
+        summary = validator.promote("companies", third).as_json()
+        assert (summary["updated_count"], summary["duplicate_count"]) == (0, 2)
+        assert _names(db, "NW1000") == [("C",)]
+
+        # Batch mode across runs: the newer run's row wins, as run by run.
+        runs = owner.start_run(), owner.start_run()
+        for run, name in zip(runs, ("E", "F"), strict=True):
+            script.stage("companies", run, actor_id, [{"registry": "NW1000", "name": name}])
+        validator.promote_batch("companies")
+        assert _names(db, "NW1000") == [("F",)]
+        assert [_outcomes(db, "companies", run) for run in runs] == [["duplicate"], ["updated"]]
+
+
+def test_update_policy_a_change_staged_during_a_promotion_stays_pending(
+    db, owner, validator, actor_id
+):
+    """Staged after the promotion's first statement: its change is not lost as
+    a duplicate, it waits for the next call."""
+    install(db.owner_url, specs=[EXAMPLE_SPEC])
+    with db.client("script_login") as script:
+        first, second = owner.start_run(), owner.start_run()
+        script.stage("companies", first, actor_id, [{"registry": "LT1000", "name": "Old"}])
+        validator.promote("companies", first)
+        script.stage("companies", second, actor_id, [{"registry": "LT2000", "name": "New"}])
+        # An uncommitted production row for LT2000 holds the first statement.
+        with db.connect() as blocker:
+            blocker.execute("SELECT set_config('pgstaging.writer', 'on', true)")
+            blocker.execute(
+                "INSERT INTO companies (registry_number, name, listed)"
+                " VALUES ('LT2000', 'x', false)"
+            )
+            result: dict = {}
+            call = threading.Thread(
+                target=lambda: result.update(summary=validator.promote("companies", second))
+            )
+            call.start()
+            with psycopg.connect(db.admin_url) as watcher:  # sees every session's wait
+                for _ in range(300):
+                    (waiting,) = watcher.execute(
+                        "SELECT count(*) FROM pg_stat_activity"
+                        " WHERE wait_event_type = 'Lock' AND usename = 'validator_login'"
+                    ).fetchone()
+                    if waiting:
+                        break
+                    threading.Event().wait(0.02)
+                assert waiting, "the promotion never waited"
+            (late,) = script.stage(
+                "companies", second, actor_id, [{"registry": "LT1000", "name": "Changed"}]
+            )
+            blocker.rollback()
+            call.join(30)
+        assert not call.is_alive()
+        assert _outcomes(db, "companies", second) == ["promoted", "pending"]
+        assert _names(db, "LT1000") == [("Old",)]
+
+        validator.promote("companies", second)
+        assert _names(db, "LT1000") == [("Changed",)]
+        assert _rows(
+            db, "SELECT outcome FROM companies_staging WHERE staging_id = %s", (late,)
+        ) == [("updated",)]
+
+
 def test_fifth_table_from_one_spec_file_with_update_policy(db, owner, validator, actor_id):
     result = install(db.owner_url, specs=[EXAMPLE_SPEC])
     assert result.changed

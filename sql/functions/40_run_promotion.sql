@@ -225,7 +225,7 @@ BEGIN
                                   'duplicate_count', 0, 'failed_count', 0);
     END IF;
     v_result := pgstaging.run_promotion(p_table, NULL, 'batch', false, v_ids);
-    RETURN (v_result - 'details') || jsonb_build_object('batch_size', cardinality(v_ids));
+    RETURN (v_result - 'details' - 'details_truncated') || jsonb_build_object('batch_size', cardinality(v_ids));
 END
 $function$;
 

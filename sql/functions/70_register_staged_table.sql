@@ -444,6 +444,11 @@ BEGIN
 
     -- Marking: one UPDATE of staging (%1$s) from the verdicts {verdicts}
     -- give (staging_id, errors, production_id, outcome), then the summary.
+    -- Joined by staging_id alone: the verdicts come from rows the judge
+    -- already chose by mode, under the same snapshot and the run lock. A
+    -- second "outcome IS NULL" here would match the pending index, which
+    -- statistics taken when nothing was pending put at one row: the planner
+    -- then drives a nested loop from it and rescans the verdicts per row.
     v_mark := $sql$
         marked AS (
             UPDATE %1$s AS s
@@ -461,13 +466,13 @@ BEGIN
                 outcome = v.outcome
             FROM {verdicts} AS v
             WHERE s.staging_id = v.staging_id
-                AND CASE WHEN $2 = 'retry' THEN s.outcome IN ('failed', 'rolled_back') ELSE s.outcome IS NULL END
             RETURNING s.staging_id, s.outcome, s.promoted_to_id, s.validation_errors
         ),%2$s$sql$;
 
-    -- Statement 1 judges every row once: valid rows, the first staging_id
-    -- per key, go into production in key order (so concurrent validators of
-    -- overlapping runs cannot deadlock), and the rows it wrote are marked
+    -- Statement 1 judges the pending rows: valid rows, one per key (the
+    -- first staged under skip, the newest under update), go into production
+    -- in key order (so concurrent validators of overlapping runs cannot
+    -- deadlock), and the rows it wrote are marked
     -- promoted (or updated) straight from RETURNING, joined by staging_id
     -- only: no join between the statement's own results, which the planner
     -- cannot estimate.
@@ -477,7 +482,7 @@ BEGIN
             SELECT DISTINCT ON (%3$s) %4$s, j.staging_id, j.interaction_id
             FROM (%5$s) AS j
             WHERE j.errors IS NULL
-            ORDER BY %3$s, j.staging_id
+            ORDER BY %3$s, j.staging_id%10$s
             ON CONFLICT (%6$s) DO %7$s
             RETURNING p.%8$I AS production_id, %9$s
         ),$sql$,
@@ -490,7 +495,9 @@ BEGIN
         -- An inserted row has no updated_by_staging_id; an updated one has ours.
         CASE v_policy WHEN 'skip' THEN 'p.created_by_staging_id AS staging_id, ''promoted'' AS outcome'
             ELSE 'coalesce(p.updated_by_staging_id, p.created_by_staging_id) AS staging_id,'
-                 ' CASE WHEN p.updated_by_staging_id IS NULL THEN ''promoted'' ELSE ''updated'' END AS outcome' END)
+                 ' CASE WHEN p.updated_by_staging_id IS NULL THEN ''promoted'' ELSE ''updated'' END AS outcome' END,
+        -- skip: the first staged row of a key wins; update: the newest.
+        CASE v_policy WHEN 'skip' THEN '' ELSE ' DESC' END)
         -- In staging_id order: staging's physical order.
         || format(replace(v_mark, '{verdicts}',
             '(SELECT i.staging_id, NULL::jsonb AS errors, i.production_id, i.outcome FROM inserted AS i ORDER BY i.staging_id)'),
@@ -499,7 +506,10 @@ BEGIN
     -- Statement 2, with a fresh snapshot, gives the rest their verdicts:
     -- failures, and valid rows whose key production already has
     -- (duplicates). A valid row whose key has no production row yet (staged
-    -- after statement 1's snapshot) stays pending.
+    -- after statement 1's snapshot) stays pending. Under the update policy,
+    -- so does the newest row of a key when it is newer than the row that
+    -- last wrote production and its values differ: it too was staged after
+    -- statement 1's snapshot, and the next call applies it.
     v_verdict := format($sql$
         WITH verdict AS (
             SELECT j.staging_id, j.errors, p.%1$I AS production_id,
@@ -509,9 +519,20 @@ BEGIN
                         ELSE 'duplicate' END AS outcome
             FROM (%2$s) AS j
             LEFT JOIN %3$s AS p ON j.errors IS NULL AND %4$s
-            WHERE j.errors IS NOT NULL OR p.%1$I IS NOT NULL
+            WHERE (j.errors IS NOT NULL OR p.%1$I IS NOT NULL)%5$s
         ),$sql$,
-        v_id, v_judge, pgstaging.qualified_name(v_prod), array_to_string(v_key_match, ' AND '))
+        v_id,
+        CASE v_policy WHEN 'skip' THEN v_judge ELSE format(
+            'SELECT j.*, max(j.staging_id) FILTER (WHERE j.errors IS NULL) OVER (PARTITION BY %s) AS newest_of_key FROM (%s) AS j',
+            array_to_string(v_key_j, ', '), v_judge) END,
+        pgstaging.qualified_name(v_prod), array_to_string(v_key_match, ' AND '),
+        CASE v_policy WHEN 'skip' THEN '' ELSE format(
+            $cond$
+                AND NOT (j.errors IS NULL AND j.staging_id = j.newest_of_key
+                         AND coalesce(p.updated_by_staging_id, p.created_by_staging_id) < j.staging_id
+                         AND (%s) IS DISTINCT FROM (%s))$cond$,
+            (SELECT string_agg(format('p.%I', c), ', ') FROM unnest(v_columns) AS c),
+            (SELECT string_agg(format('j.%I', c), ', ') FROM unnest(v_columns) AS c)) END)
         || format(replace(v_mark, '{verdicts}', 'verdict'), pgstaging.qualified_name(v_stage), v_summary);
 
     -- The statements run under search_path pg_catalog, pg_temp: parse them
