@@ -325,24 +325,28 @@ class StagingClient:
     def promote_all(
         self, table: str, batch_size: int = 10000, on_batch: Any = None
     ) -> dict[str, int]:
-        """Batch mode: promote every pending row of a table, one committed batch at a time."""
-        totals = {
-            "batches": 0,
-            "rows": 0,
-            "promoted_count": 0,
-            "duplicate_count": 0,
-            "failed_count": 0,
-        }
+        """Batch mode: promote every pending row of a table, one committed batch at a time.
+
+        Stops when nothing is pending, or when a batch gave no row a verdict
+        (the next would pick the same rows): those stay pending, counted in
+        ``left_pending``.
+        """
+        counts = ("promoted_count", "duplicate_count", "updated_count", "failed_count")
+        totals = {"batches": 0, "rows": 0, **dict.fromkeys(counts, 0), "left_pending": 0}
         while True:
             result = self.promote_batch(table, batch_size)
             if not result["batch_size"]:
                 return totals
+            judged = sum(result.get(key, 0) for key in counts)
             totals["batches"] += 1
             totals["rows"] += result["batch_size"]
-            for key in ("promoted_count", "duplicate_count", "failed_count"):
-                totals[key] += result[key]
+            for key in counts:
+                totals[key] += result.get(key, 0)
             if on_batch is not None:
                 on_batch(result)
+            if not judged:
+                totals["left_pending"] = result["batch_size"]
+                return totals
 
     def pending_count(self, table: str) -> int:
         return self._scalar("client/pending_count.sql", {"table": table})

@@ -238,53 +238,25 @@ def test_update_policy_the_newest_staged_row_of_a_key_wins(db, owner, validator,
         assert [_outcomes(db, "companies", run) for run in runs] == [["duplicate"], ["updated"]]
 
 
-def test_update_policy_a_change_staged_during_a_promotion_stays_pending(
-    db, owner, validator, actor_id
-):
-    """Staged after the promotion's first statement: its change is not lost as
-    a duplicate, it waits for the next call."""
-    install(db.owner_url, specs=[EXAMPLE_SPEC])
+def test_promote_all_stops_when_a_batch_gives_no_verdict(db, owner, actor_id):
+    """A row that can never be written (here a user's trigger on production
+    drops it) stays pending; batch mode says so instead of looping on it."""
+    with db.connect() as conn:
+        conn.execute(
+            "CREATE FUNCTION public.drop_swallowed() RETURNS trigger LANGUAGE plpgsql AS"
+            " $$BEGIN IF NEW.job_title = 'swallowed' THEN RETURN NULL; END IF; RETURN NEW; END$$"
+        )
+        conn.execute(
+            "CREATE TRIGGER drop_swallowed BEFORE INSERT ON postings"
+            " FOR EACH ROW EXECUTE FUNCTION public.drop_swallowed()"
+        )
+    run = owner.start_run()
     with db.client("script_login") as script:
-        first, second = owner.start_run(), owner.start_run()
-        script.stage("companies", first, actor_id, [{"registry": "LT1000", "name": "Old"}])
-        validator.promote("companies", first)
-        script.stage("companies", second, actor_id, [{"registry": "LT2000", "name": "New"}])
-        # An uncommitted production row for LT2000 holds the first statement.
-        with db.connect() as blocker:
-            blocker.execute("SELECT set_config('pgstaging.writer', 'on', true)")
-            blocker.execute(
-                "INSERT INTO companies (registry_number, name, listed)"
-                " VALUES ('LT2000', 'x', false)"
-            )
-            result: dict = {}
-            call = threading.Thread(
-                target=lambda: result.update(summary=validator.promote("companies", second))
-            )
-            call.start()
-            with psycopg.connect(db.admin_url) as watcher:  # sees every session's wait
-                for _ in range(300):
-                    (waiting,) = watcher.execute(
-                        "SELECT count(*) FROM pg_stat_activity"
-                        " WHERE wait_event_type = 'Lock' AND usename = 'validator_login'"
-                    ).fetchone()
-                    if waiting:
-                        break
-                    threading.Event().wait(0.02)
-                assert waiting, "the promotion never waited"
-            (late,) = script.stage(
-                "companies", second, actor_id, [{"registry": "LT1000", "name": "Changed"}]
-            )
-            blocker.rollback()
-            call.join(30)
-        assert not call.is_alive()
-        assert _outcomes(db, "companies", second) == ["promoted", "pending"]
-        assert _names(db, "LT1000") == [("Old",)]
-
-        validator.promote("companies", second)
-        assert _names(db, "LT1000") == [("Changed",)]
-        assert _rows(
-            db, "SELECT outcome FROM companies_staging WHERE staging_id = %s", (late,)
-        ) == [("updated",)]
+        script.stage("postings", run, actor_id, [{"job_id": "SW-1", "title": "swallowed"}])
+    with db.client("validator_login") as validator:
+        totals = validator.promote_all("postings", batch_size=10)
+    assert (totals["batches"], totals["left_pending"], totals["promoted_count"]) == (1, 1, 0)
+    assert _outcomes(db, "postings", run) == ["pending"]
 
 
 def test_fifth_table_from_one_spec_file_with_update_policy(db, owner, validator, actor_id):

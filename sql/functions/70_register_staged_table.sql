@@ -506,10 +506,7 @@ BEGIN
     -- Statement 2, with a fresh snapshot, gives the rest their verdicts:
     -- failures, and valid rows whose key production already has
     -- (duplicates). A valid row whose key has no production row yet (staged
-    -- after statement 1's snapshot) stays pending. Under the update policy,
-    -- so does the newest row of a key when it is newer than the row that
-    -- last wrote production and its values differ: it too was staged after
-    -- statement 1's snapshot, and the next call applies it.
+    -- after statement 1's snapshot) stays pending.
     v_verdict := format($sql$
         WITH verdict AS (
             SELECT j.staging_id, j.errors, p.%1$I AS production_id,
@@ -519,20 +516,9 @@ BEGIN
                         ELSE 'duplicate' END AS outcome
             FROM (%2$s) AS j
             LEFT JOIN %3$s AS p ON j.errors IS NULL AND %4$s
-            WHERE (j.errors IS NOT NULL OR p.%1$I IS NOT NULL)%5$s
+            WHERE j.errors IS NOT NULL OR p.%1$I IS NOT NULL
         ),$sql$,
-        v_id,
-        CASE v_policy WHEN 'skip' THEN v_judge ELSE format(
-            'SELECT j.*, max(j.staging_id) FILTER (WHERE j.errors IS NULL) OVER (PARTITION BY %s) AS newest_of_key FROM (%s) AS j',
-            array_to_string(v_key_j, ', '), v_judge) END,
-        pgstaging.qualified_name(v_prod), array_to_string(v_key_match, ' AND '),
-        CASE v_policy WHEN 'skip' THEN '' ELSE format(
-            $cond$
-                AND NOT (j.errors IS NULL AND j.staging_id = j.newest_of_key
-                         AND coalesce(p.updated_by_staging_id, p.created_by_staging_id) < j.staging_id
-                         AND (%s) IS DISTINCT FROM (%s))$cond$,
-            (SELECT string_agg(format('p.%I', c), ', ') FROM unnest(v_columns) AS c),
-            (SELECT string_agg(format('j.%I', c), ', ') FROM unnest(v_columns) AS c)) END)
+        v_id, v_judge, pgstaging.qualified_name(v_prod), array_to_string(v_key_match, ' AND '))
         || format(replace(v_mark, '{verdicts}', 'verdict'), pgstaging.qualified_name(v_stage), v_summary);
 
     -- The statements run under search_path pg_catalog, pg_temp: parse them
