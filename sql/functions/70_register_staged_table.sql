@@ -445,10 +445,11 @@ BEGIN
     -- Marking: one UPDATE of staging (%1$s) from the verdicts {verdicts}
     -- give (staging_id, errors, production_id, outcome), then the summary.
     -- Joined by staging_id alone: the verdicts come from rows the judge
-    -- already chose by mode, under the same snapshot and the run lock. A
-    -- second "outcome IS NULL" here would match the pending index, which
-    -- statistics taken when nothing was pending put at one row: the planner
-    -- then drives a nested loop from it and rescans the verdicts per row.
+    -- already chose by mode, and whoever judges a run's rows holds its run
+    -- lock, so none can change in between. A second "outcome IS NULL" here
+    -- would match the pending index, which statistics taken when nothing
+    -- was pending put at one row: the planner then drives a nested loop
+    -- from it and rescans the verdicts per row.
     v_mark := $sql$
         marked AS (
             UPDATE %1$s AS s
