@@ -24,55 +24,13 @@ RETURN CASE
     ELSE pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('field', p_field, 'error', p_error))
 END;
 
--- Error code for a text field: missing, wrong type, empty, too long; NULL if fine.
--- p_value is the field as jsonb (SQL NULL when absent or JSON null).
-CREATE OR REPLACE FUNCTION pgstaging.text_error(p_value jsonb, p_required boolean, p_max_length integer)
-RETURNS text
-LANGUAGE sql
-IMMUTABLE PARALLEL SAFE
-RETURN CASE
-    WHEN p_value IS NULL THEN CASE WHEN p_required THEN 'missing' END
-    WHEN pg_catalog.jsonb_typeof(p_value) <> 'string' THEN 'wrong type'
-    WHEN pgstaging.trim_ws(p_value #>> '{}') = '' THEN CASE WHEN p_required THEN 'empty' END
-    WHEN pg_catalog.char_length(pgstaging.trim_ws(p_value #>> '{}')) > p_max_length THEN 'too long'
-END;
-
--- The normalized value of a text field: trimmed, NULL when absent or blank.
-CREATE OR REPLACE FUNCTION pgstaging.text_value(p_value jsonb)
-RETURNS text
-LANGUAGE sql
-IMMUTABLE PARALLEL SAFE
-RETURN CASE
-    WHEN pg_catalog.jsonb_typeof(p_value) = 'string'
-        THEN nullif(pgstaging.trim_ws(p_value #>> '{}'), '')
-END;
-
--- Error code for an identifier that may be a string or an integer.
-CREATE OR REPLACE FUNCTION pgstaging.key_error(p_value jsonb, p_max_length integer)
-RETURNS text
-LANGUAGE sql
-IMMUTABLE PARALLEL SAFE
-RETURN CASE
-    WHEN p_value IS NULL THEN 'missing'
-    WHEN pg_catalog.jsonb_typeof(p_value) = 'number'
-        THEN CASE
-            WHEN (p_value #>> '{}') !~ '^-?[0-9]+$' THEN 'not an integer'
-            WHEN pg_catalog.char_length(p_value #>> '{}') > p_max_length THEN 'too long'
-        END
-    WHEN pg_catalog.jsonb_typeof(p_value) <> 'string' THEN 'wrong type'
-    WHEN pgstaging.trim_ws(p_value #>> '{}') = '' THEN 'empty'
-    WHEN pg_catalog.char_length(pgstaging.trim_ws(p_value #>> '{}')) > p_max_length THEN 'too long'
-END;
-
--- The normalized identifier: a trimmed string, or an integer's digits.
-CREATE OR REPLACE FUNCTION pgstaging.key_value(p_value jsonb)
-RETURNS text
-LANGUAGE sql
-IMMUTABLE PARALLEL SAFE
-RETURN CASE pg_catalog.jsonb_typeof(p_value)
-    WHEN 'string' THEN nullif(pgstaging.trim_ws(p_value #>> '{}'), '')
-    WHEN 'number' THEN CASE WHEN (p_value #>> '{}') ~ '^-?[0-9]+$' THEN p_value #>> '{}' END
-END;
+-- Per-field helpers of the first, hand-written postings rules; the spec
+-- generator (30_spec_sql.sql) replaced them and nothing calls them.
+-- Dropped here so that upgraded installs match fresh ones.
+DROP FUNCTION IF EXISTS pgstaging.text_error(jsonb, boolean, integer);
+DROP FUNCTION IF EXISTS pgstaging.text_value(jsonb);
+DROP FUNCTION IF EXISTS pgstaging.key_error(jsonb, integer);
+DROP FUNCTION IF EXISTS pgstaging.key_value(jsonb);
 
 -- True for an ISO calendar date YYYY-MM-DD that exists (no 2023-02-30).
 -- Regex and arithmetic only, so it can never raise on hostile input.
