@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from pgstaging import sqlfiles
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
@@ -35,6 +36,13 @@ def urls() -> tuple[str, str]:
 
 def login_url(owner_url: str, user: str) -> str:
     return make_conninfo(owner_url, user=user)
+
+
+def create_logins(admin_url: str) -> None:
+    """The test suite's logins (script_login, validator_login, ...): one per
+    group role, as in production. Cluster-wide, so throwaway clusters only."""
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sqlfiles.query("dev/create_test_logins.sql"))
 
 
 def execute(url: str, name: str, params: dict[str, Any] | None = None) -> int:

@@ -36,7 +36,7 @@ from typing import Any
 
 import pgstaging
 import psycopg
-from common import RESULTS_DIR, cpu_seconds, execute, query, timed, urls
+from common import RESULTS_DIR, cpu_seconds, create_logins, execute, query, timed, urls
 from pgstaging.client import StagingClient
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
@@ -241,7 +241,7 @@ class Profile:
         self.admin("create_template", name=TEMPLATE)
         url = self.url(TEMPLATE)
         pgstaging.install(url)
-        execute(self.admin_url, "logins.sql")
+        create_logins(self.admin_url)
         execute(url, "setup.sql")
         execute(url, "design_schema.sql")
         with StagingClient.connect(url) as client:

@@ -45,6 +45,7 @@ from common import (
     BENCH_DIR,
     RESULTS_DIR,
     cpu_seconds,
+    create_logins,
     documents,
     execute,
     login_url,
@@ -109,8 +110,8 @@ class Bench:
         self.sizes = sizes
         self.smoke = smoke
         self.owner_url, self.admin_url = urls()
-        self.script_url = login_url(self.owner_url, "bench_script")
-        self.validator_url = login_url(self.owner_url, "bench_validator")
+        self.script_url = login_url(self.owner_url, "script_login")
+        self.validator_url = login_url(self.owner_url, "validator_login")
         self.measurements: list[Measurement] = []
         self.scale: dict[str, dict[int, Measurement]] = {"promote": {}, "floor": {}}
         self.memory: list[dict[str, Any]] = []
@@ -123,7 +124,7 @@ class Bench:
 
     def setup(self) -> None:
         pgstaging.install(self.owner_url)
-        execute(self.admin_url, "logins.sql")
+        create_logins(self.admin_url)
         execute(self.owner_url, "setup.sql")
         execute(self.owner_url, "design_schema.sql")
         with StagingClient.connect(self.owner_url) as client:
