@@ -33,6 +33,7 @@ from pgstaging.errors import DatabaseError
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from reliability import InThread, running_pid
+from support import fetch_all
 
 COUNT = 50_000
 DROP = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
@@ -83,11 +84,6 @@ def stage_run(target: Target) -> int:
     return run_id
 
 
-def rows(url: str, query: str, params: Any = None) -> list[tuple]:
-    with psycopg.connect(url, autocommit=True) as conn:
-        return conn.execute(query, params).fetchall()
-
-
 # Verdicts by staging order; production by natural key, pointing at staging
 # order; the log without ids and times.
 SNAPSHOT = {
@@ -117,12 +113,12 @@ SNAPSHOT = {
 
 
 def snapshot(url: str) -> dict[str, list[tuple]]:
-    return {name: rows(url, query) for name, query in SNAPSHOT.items()}
+    return {name: fetch_all(url, query) for name, query in SNAPSHOT.items()}
 
 
 def assert_untouched(target: Target, run_id: int) -> None:
     """Nothing half-promoted: no production row, every row pending, no log row."""
-    (counts,) = rows(
+    (counts,) = fetch_all(
         target.admin_url,
         """SELECT (SELECT count(*) FROM postings),
                   (SELECT count(*) FROM postings_staging WHERE workflow_run_id = %(run)s),
@@ -183,7 +179,7 @@ def control(fresh_databases) -> Control:
         validator.promote("postings", run_id)  # the idempotent second call, as after a fault
     assert result.promoted_count + result.duplicate_count + result.failed_count == COUNT
     assert result.failed_count > 0 and result.duplicate_count > 0
-    assert result.promoted_count == len(rows(target.admin_url, "SELECT 1 FROM postings"))
+    assert result.promoted_count == len(fetch_all(target.admin_url, "SELECT 1 FROM postings"))
     return Control(snapshot(target.admin_url), seconds)
 
 
@@ -223,7 +219,7 @@ def hold_lock_on_a_failing_row(target: Target, run_id: int) -> psycopg.Connectio
 
 def waiting_for_lock(target: Target, pid: int) -> bool:
     """Whether ``pid`` is waiting for a lock (here: the held row's)."""
-    return rows(
+    return fetch_all(
         target.admin_url,
         "SELECT wait_event_type IS NOT DISTINCT FROM 'Lock' FROM pg_stat_activity WHERE pid = %s",
         (pid,),
@@ -240,7 +236,7 @@ def test_terminate_backend_during_promotion(fresh_databases, control):
     call = InThread(lambda: validator.promote("postings", run_id))
     pid = promoting_pid(target)
     time.sleep(min(0.5, control.seconds / 4))  # well inside the promotion
-    (terminated,) = rows(target.admin_url, "SELECT pg_terminate_backend(%s)", (pid,))[0]
+    (terminated,) = fetch_all(target.admin_url, "SELECT pg_terminate_backend(%s)", (pid,))[0]
     assert terminated is True
 
     error = call.error_after()
@@ -292,7 +288,7 @@ def test_lock_timeout_half_way_through_promotion(fresh_databases, control):
         time.sleep(0.01)
     # Waiting at the verdict step: the production rows are written (the
     # table's file grew) but nobody else can see them.
-    (size, visible) = rows(
+    (size, visible) = fetch_all(
         target.admin_url, "SELECT pg_relation_size('postings'), (SELECT count(*) FROM postings)"
     )[0]
     assert size > 0 and visible == 0
