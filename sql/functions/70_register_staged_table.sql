@@ -473,10 +473,9 @@ BEGIN
     -- Statement 1 judges the pending rows: valid rows, one per key (the
     -- first staged under skip, the newest under update), go into production
     -- in key order (so concurrent validators of overlapping runs cannot
-    -- deadlock), and the rows it wrote are marked
-    -- promoted (or updated) straight from RETURNING, joined by staging_id
-    -- only: no join between the statement's own results, which the planner
-    -- cannot estimate.
+    -- deadlock), and the rows it wrote are marked promoted (or updated)
+    -- straight from RETURNING, joined by staging_id only: no join between
+    -- the statement's own results, which the planner cannot estimate.
     v_insert := format($sql$
         WITH inserted AS (
             INSERT INTO %1$s AS p (%2$s, created_by_staging_id, created_by_interaction_id)
