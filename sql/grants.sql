@@ -12,10 +12,11 @@ $grants$;
 
 REVOKE ALL ON TABLE workflow_runs, actors, pgstaging.staged_tables, pgstaging.installs,
     pgstaging.rule_versions, pgstaging.promotion_log, pgstaging.update_preimages, pgstaging.superseded_verdicts,
-    pgstaging.run_locks
+    pgstaging.run_locks, pgstaging.actor_logins, pgstaging.actor_rights, pgstaging.runs, pgstaging.alerts
 FROM staging_script, staging_validator, staging_reader;
 REVOKE ALL ON TABLE pgstaging.staged_tables, pgstaging.installs, pgstaging.rule_versions,
-    pgstaging.promotion_log, pgstaging.update_preimages, pgstaging.superseded_verdicts, pgstaging.run_locks
+    pgstaging.promotion_log, pgstaging.update_preimages, pgstaging.superseded_verdicts, pgstaging.run_locks,
+    pgstaging.actor_logins, pgstaging.actor_rights, pgstaging.runs, pgstaging.alerts
 FROM PUBLIC;
 
 -- staging_script: resolve actor names, and see which staged tables exist
@@ -34,7 +35,11 @@ FROM (VALUES
     ('pgstaging.promotion_log'::regclass),
     ('pgstaging.update_preimages'::regclass),
     ('pgstaging.superseded_verdicts'::regclass),
-    ('pgstaging.run_locks'::regclass)
+    ('pgstaging.run_locks'::regclass),
+    ('pgstaging.actor_logins'::regclass),
+    ('pgstaging.actor_rights'::regclass),
+    ('pgstaging.runs'::regclass),
+    ('pgstaging.alerts'::regclass)
 ) AS t (relation);
 
 -- staging_validator: a reader that may also run promotions (granted per

@@ -97,13 +97,13 @@ BEGIN
 
     -- Fail fast, alert: listeners hear of failures when the caller commits.
     IF (v_result ->> 'failed_count')::bigint > 0 THEN
-        PERFORM pg_notify('staging_alerts', jsonb_build_object(
+        PERFORM pgstaging.raise_alert(jsonb_build_object(
             'table', p_table, 'workflow_run_id', p_workflow_run_id, 'action', p_action,
             'rule_version', v_spec.rule_version, 'called_by', session_user,
             'promoted_count', (v_result ->> 'promoted_count')::bigint,
             'duplicate_count', (v_result ->> 'duplicate_count')::bigint,
             'failed_count', (v_result ->> 'failed_count')::bigint
-        )::text);
+        ));
     END IF;
 
     PERFORM set_config('pgstaging.writer', coalesce(v_writer, ''), true);

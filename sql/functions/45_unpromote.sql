@@ -205,12 +205,12 @@ BEGIN
         p_table, p_workflow_run_id, 'unpromote', v_spec.rule_version, (v_result ->> 'rolled_back_count')::bigint,
         p_reason, v_started, clock_timestamp() - v_started
     );
-    PERFORM pg_notify('staging_alerts', jsonb_build_object(
+    PERFORM pgstaging.raise_alert(jsonb_build_object(
         'table', p_table, 'workflow_run_id', p_workflow_run_id, 'action', 'unpromote',
         'called_by', session_user, 'reason', p_reason,
         'deleted_count', v_result -> 'deleted_count', 'restored_count', v_result -> 'restored_count',
         'rolled_back_count', v_result -> 'rolled_back_count'
-    )::text);
+    ));
 
     PERFORM set_config('pgstaging.writer', coalesce(v_writer, ''), true);
     RETURN v_result;

@@ -42,8 +42,19 @@ CREATE TABLE IF NOT EXISTS pgstaging.promotion_log (
     rolled_back_count bigint NOT NULL DEFAULT 0,
     reason text,
     started_at timestamptz NOT NULL,
-    duration interval NOT NULL
+    duration interval NOT NULL,
+    interaction_id bigint
 );
+
+-- Added in 0.2.0: the validator's own interaction (design: "log to interactions").
+DO $upgrade$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute
+                   WHERE attrelid = 'pgstaging.promotion_log'::regclass AND attname = 'interaction_id') THEN
+        ALTER TABLE pgstaging.promotion_log ADD COLUMN interaction_id bigint;
+    END IF;
+END
+$upgrade$;
 
 CREATE INDEX IF NOT EXISTS promotion_log_run_idx ON pgstaging.promotion_log (table_name, workflow_run_id);
 
