@@ -8,7 +8,7 @@ PG_VERSION ?= 15
 DEBIAN_PACKAGES := postgresql-$(PG_VERSION) postgresql-$(PG_VERSION)-pgtap \
 	libtap-parser-sourcehandler-pgtap-perl postgresql-$(PG_VERSION)-plpgsql-check
 
-.PHONY: help demo test test-in-cluster install lint bench bench-smoke bench-profile venv system-deps clean
+.PHONY: help demo test test-in-cluster install lint bench bench-smoke bench-profile venv system-deps clean golden
 
 help:
 	@echo "make demo     run the story on a throwaway PostgreSQL (or \$$DATABASE_URL)"
@@ -50,6 +50,10 @@ test-in-cluster:
 	$(PY) -m pgstaging install
 	pg_prove --dbname "$$PGSTAGING_ADMIN_URL" --failures sql/tests/*.sql
 	$(PY) -m pytest -q
+
+# Rewrite sql/golden/ from what the generator writes now; review the diff.
+golden: venv system-deps
+	$(PY) -m pgstaging.devcluster -- env PGSTAGING_UPDATE_GOLDEN=1 $(PY) -m pytest -q py/tests/test_golden.py
 
 install: venv
 	@test -n "$$DATABASE_URL" || { echo "set DATABASE_URL" >&2; exit 1; }

@@ -11,7 +11,7 @@ from typing import IO, Any
 
 from pgstaging import __version__
 from pgstaging.client import StagingClient
-from pgstaging.errors import BadInput, PgStagingError
+from pgstaging.errors import BadInput, GateFailed, PgStagingError
 from pgstaging.installer import install
 
 
@@ -82,8 +82,27 @@ def cmd_promote(args: argparse.Namespace) -> int:
         if args.all:
             return _promote_all(client, args)
         client.require_run(args.run)
-        result = client.promote(args.table, args.run, dry_run=args.dry_run)
+        result = client.promote(
+            args.table,
+            args.run,
+            dry_run=args.dry_run,
+            interaction_id=args.interaction,
+            ignore_gate=args.ignore_gate,
+        )
+    return _print_summary(result)
+
+
+def _print_summary(result: Any) -> int:
+    """The summary on stdout; a run held by its gate exits with GateFailed's code."""
     _print_json(result.as_json())
+    if result.status == "FAILED":
+        gate = result.gate or {}
+        print(
+            f"pgstaging: the run broke its gate ({gate.get('rule')}: {gate.get('actual')},"
+            f" limit {gate.get('limit')}); nothing was promoted",
+            file=sys.stderr,
+        )
+        return GateFailed.exit_code
     return 0
 
 
@@ -108,15 +127,22 @@ def _promote_all(client: StagingClient, args: argparse.Namespace) -> int:
 def cmd_retry(args: argparse.Namespace) -> int:
     with StagingClient.connect(_conninfo(args)) as client:
         client.require_run(args.run)
-        result = client.retry(args.table, args.run)
-    _print_json(result.as_json())
-    return 0
+        result = client.retry(
+            args.table, args.run, interaction_id=args.interaction, ignore_gate=args.ignore_gate
+        )
+    return _print_summary(result)
 
 
 def cmd_unpromote(args: argparse.Namespace) -> int:
     with StagingClient.connect(_conninfo(args)) as client:
         client.require_run(args.run)
-        result = client.unpromote(args.table, args.run, reason=args.reason, cascade=args.cascade)
+        result = client.unpromote(
+            args.table,
+            args.run,
+            reason=args.reason,
+            cascade=args.cascade,
+            interaction_id=args.interaction,
+        )
     _print_json(result)
     return 0
 
@@ -182,6 +208,49 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_specs(client: StagingClient, path: str) -> list[dict[str, Any]]:
+    """A .json spec, or the specs a .sql spec file registers (as install --spec takes)."""
+    try:
+        with open(path, encoding="utf-8") as stream:
+            text = stream.read()
+    except OSError as error:
+        raise BadInput(f"cannot read {path}: {error.strerror}") from error
+    if path.endswith(".json"):
+        try:
+            return [json.loads(text)]
+        except ValueError as error:
+            raise BadInput(f"{path}: not valid JSON ({error})") from error
+    specs = client.captured_specs(text)
+    if not specs:
+        raise BadInput(f"{path}: registers no spec")
+    return specs
+
+
+def cmd_spec(args: argparse.Namespace) -> int:
+    """check: compile and print; try: judge staged rows under it; show: the registered one."""
+    with StagingClient.connect(_conninfo(args)) as client:
+        if args.spec_command == "show":
+            shown = client.spec_show(args.target)
+            print(f"-- {shown['table_name']}: rule version {shown['rule_version']}")
+            print(json.dumps(shown["spec"], indent=2, ensure_ascii=False))
+            for version in shown["versions"]:
+                print(
+                    f"-- version {version['rule_version']}: {version['registered_by']},"
+                    f" {version['registered_at']}"
+                )
+            for step in ("judge", "insert", "patch_lock", "patch", "verdict"):
+                print(f"\n-- step: {step}\n{shown[step + '_sql']};")
+            return 0
+        for spec in _load_specs(client, args.target):
+            if args.spec_command == "check":
+                print(f"-- {spec.get('table')}: the spec is valid; the statements it compiles to")
+                for step, statement in client.compile_spec(spec):
+                    print(f"\n-- step: {step}\n{statement};")
+            else:
+                _print_json(client.try_spec(spec, args.run or None))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pgstaging",
@@ -222,11 +291,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="batch mode: every pending row of the table, in committed batches",
     )
     p.add_argument("--batch-size", type=int, default=10000, help="rows per batch (--all)")
+    _call_options(p, gate=True)
     p.set_defaults(func=cmd_promote)
 
     p = sub.add_parser("retry", help="re-judge a run's failed rows under the current rules")
     p.add_argument("table")
     p.add_argument("--run", type=int, required=True)
+    _call_options(p, gate=True)
     p.set_defaults(func=cmd_retry)
 
     p = sub.add_parser("unpromote", help="take a promoted run back out of production")
@@ -238,7 +309,16 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also take back staged rows of other tables that depend on this run",
     )
+    _call_options(p, gate=False)
     p.set_defaults(func=cmd_unpromote)
+
+    p = sub.add_parser("spec", help="check, try or show a spec without registering it")
+    p.add_argument("spec_command", choices=("check", "try", "show"))
+    p.add_argument("target", metavar="FILE|TABLE", help="a .json or .sql spec file; show: a table")
+    p.add_argument(
+        "--run", type=int, action="append", help="try: judge these runs (default: the last 10)"
+    )
+    p.set_defaults(func=cmd_spec)
 
     p = sub.add_parser("watch", help="print staging_alerts notifications as they come")
     p.add_argument("--count", type=int, help="stop after this many alerts")
@@ -256,6 +336,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="JSON lines instead of a table")
     p.set_defaults(func=cmd_status)
     return parser
+
+
+def _call_options(parser: argparse.ArgumentParser, *, gate: bool) -> None:
+    parser.add_argument(
+        "--interaction", type=int, help="the validator's own interaction id, logged and alerted"
+    )
+    if gate:
+        parser.add_argument(
+            "--ignore-gate",
+            action="store_true",
+            help="promote even if the run breaks its table's gate (logged)",
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

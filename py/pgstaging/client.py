@@ -57,6 +57,7 @@ class RunStatus:
     updated: int
     failed: int
     rolled_back: int
+    superseded: int
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,16 @@ class PromotionResult:
         return self.summary["failed_count"]
 
     @property
+    def status(self) -> str:
+        """SUCCESS, or FAILED when the run broke its table's gate (nothing promoted)."""
+        return self.summary["status"]
+
+    @property
+    def gate(self) -> dict[str, Any] | None:
+        """The gate's verdict ({rule, limit, actual}) when it held the run or was ignored."""
+        return self.summary.get("gate")
+
+    @property
     def promoted(self) -> list[dict[str, int]]:
         return self.summary["details"]["promoted"]
 
@@ -104,7 +115,15 @@ class PromotionResult:
 
     def as_json(self) -> dict[str, Any]:
         """The summary with the design's key order (jsonb sorts keys its own way)."""
-        first = ("status", "promoted_count", "duplicate_count", "updated_count", "failed_count")
+        first = (
+            "status",
+            "promoted_count",
+            "duplicate_count",
+            "updated_count",
+            "failed_count",
+            "held_count",
+            "gate",
+        )
         ordered = {key: self.summary[key] for key in first if key in self.summary}
         return ordered | self.summary
 
@@ -275,34 +294,66 @@ class StagingClient:
     # -- promotion and reports ------------------------------------------
 
     def promote(
-        self, table: str, workflow_run_id: int, *, dry_run: bool = False
+        self,
+        table: str,
+        workflow_run_id: int,
+        *,
+        dry_run: bool = False,
+        interaction_id: int | None = None,
+        ignore_gate: bool = False,
     ) -> PromotionResult:
         """Run ``promote_{table}_staging(run_id)``; return the design's summary.
 
-        With ``dry_run`` the same summary comes back and nothing changes.
+        With ``dry_run`` the same summary comes back and nothing changes. A run
+        that breaks its table's gate comes back with ``status == "FAILED"``;
+        ``ignore_gate`` promotes it anyway (logged).
         """
         summary = self._change(
             "promote",
             table,
             workflow_run_id,
             "client/promote.sql",
-            {"table": table, "workflow_run_id": workflow_run_id, "dry_run": dry_run},
+            {
+                "table": table,
+                "workflow_run_id": workflow_run_id,
+                "dry_run": dry_run,
+                "interaction_id": interaction_id,
+                "ignore_gate": ignore_gate,
+            },
         )
         return PromotionResult(summary)
 
-    def retry(self, table: str, workflow_run_id: int) -> PromotionResult:
+    def retry(
+        self,
+        table: str,
+        workflow_run_id: int,
+        *,
+        interaction_id: int | None = None,
+        ignore_gate: bool = False,
+    ) -> PromotionResult:
         """Re-judge a run's failed (and rolled back) rows under the current rules."""
         summary = self._change(
             "retry",
             table,
             workflow_run_id,
             "client/retry.sql",
-            {"table": table, "workflow_run_id": workflow_run_id},
+            {
+                "table": table,
+                "workflow_run_id": workflow_run_id,
+                "interaction_id": interaction_id,
+                "ignore_gate": ignore_gate,
+            },
         )
         return PromotionResult(summary)
 
     def unpromote(
-        self, table: str, workflow_run_id: int, *, reason: str | None = None, cascade: bool = False
+        self,
+        table: str,
+        workflow_run_id: int,
+        *,
+        reason: str | None = None,
+        cascade: bool = False,
+        interaction_id: int | None = None,
     ) -> dict[str, Any]:
         """Take a run's promotions back out of production; staged rows are kept."""
         return self._change(
@@ -315,8 +366,42 @@ class StagingClient:
                 "workflow_run_id": workflow_run_id,
                 "reason": reason,
                 "cascade": cascade,
+                "interaction_id": interaction_id,
             },
         )
+
+    # -- specs -------------------------------------------------------------
+
+    def captured_specs(self, script: str) -> list[dict[str, Any]]:
+        """The specs a spec file (SQL, as ``install --spec`` takes) registers; nothing is kept."""
+        try:
+            with self.conn.transaction(force_rollback=True), self.conn.cursor() as cur:
+                cur.execute(sqlfiles.query("client/capture_specs.sql"))
+                cur.execute(sqlfiles.query("client/capture_on.sql"))
+                cur.execute(script.encode())
+                cur.execute(sqlfiles.query("client/captured_specs.sql"))
+                return [row[0] for row in cur.fetchall()]
+        except psycopg.Error as error:
+            raise translate(error) from error
+
+    def compile_spec(self, spec: dict[str, Any]) -> list[tuple[str, str]]:
+        """The statements a spec compiles to, as (step, SQL); nothing is registered."""
+        return self._all("client/compile_spec.sql", {"spec": json.dumps(spec)})
+
+    def try_spec(self, spec: dict[str, Any], runs: list[int] | None = None) -> dict[str, Any]:
+        """How verdicts of staged rows would change under a candidate spec; changes nothing."""
+        return self._scalar("client/try_spec.sql", {"spec": json.dumps(spec), "runs": runs})
+
+    def spec_show(self, table: str) -> dict[str, Any]:
+        """The registered spec of a table, its rule versions, and its generated SQL."""
+
+        def once() -> dict[str, Any]:
+            with self.conn.transaction(), self.conn.cursor() as cur:
+                cur.execute(sqlfiles.query("client/spec_show.sql"), {"table": table})
+                names = [column.name for column in cur.description]
+                return dict(zip(names, cur.fetchone(), strict=True))
+
+        return self._attempt(once)
 
     def promote_batch(self, table: str, batch_size: int = 10000) -> dict[str, Any]:
         """Promote up to ``batch_size`` pending rows of any run (SKIP LOCKED); one transaction."""
@@ -396,6 +481,14 @@ class StagingClient:
         if row is None and allow_none:
             return None
         return row[0]
+
+    def _all(self, name: str, params: dict[str, Any]) -> list[tuple]:
+        def once() -> list[tuple]:
+            with self.conn.transaction(), self.conn.cursor() as cur:
+                cur.execute(sqlfiles.query(name), params)
+                return cur.fetchall()
+
+        return self._attempt(once)
 
     def _rows(self, name: str, params: dict[str, Any], kind: type) -> list[Any]:
         def once() -> list[Any]:

@@ -47,6 +47,14 @@ class BadInput(PgStagingError):
     exit_code = 7
 
 
+class GateFailed(PgStagingError):
+    """A run broke its table's gate: nothing was promoted (failed rows have
+    their verdicts, valid rows are held pending) and the run is failed.
+    Exit code 9; the summary, with its ``gate`` and ``held_count``, is printed."""
+
+    exit_code = 9
+
+
 class OutcomeUnknown(PgStagingError):
     """The connection was lost while a promote, retry or unpromote was in flight.
 

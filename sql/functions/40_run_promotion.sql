@@ -24,7 +24,9 @@ CREATE OR REPLACE FUNCTION pgstaging.run_promotion(
     p_workflow_run_id integer,
     p_action text,
     p_dry_run boolean,
-    p_staging_ids bigint [] DEFAULT NULL
+    p_staging_ids bigint [],
+    p_interaction_id bigint,
+    p_ignore_gate boolean
 )
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -39,15 +41,15 @@ DECLARE
     v_result jsonb;
     v_writer text;  -- the caller's value, put back on the way out
 BEGIN
-    IF p_dry_run IS NULL THEN
-        RAISE EXCEPTION 'pgstaging: p_dry_run must be true or false, not NULL' USING ERRCODE = '22004';
+    IF p_dry_run IS NULL OR p_ignore_gate IS NULL THEN
+        RAISE EXCEPTION 'pgstaging: p_dry_run and p_ignore_gate must be true or false, not NULL' USING ERRCODE = '22004';
     END IF;
     IF p_workflow_run_id IS NULL AND p_staging_ids IS NULL THEN
         RAISE EXCEPTION 'pgstaging: workflow_run_id must not be NULL'
             USING ERRCODE = '22004',
                   HINT = pg_catalog.format('Call promote_%s_staging(run_id) with the run whose rows should be promoted.', p_table);
     END IF;
-    SELECT t.* INTO STRICT v_spec FROM pgstaging.staged_tables AS t WHERE t.table_name = p_table;
+    v_spec := pgstaging.staged_table(p_table);
 
     -- Tell the write guards this is pgstaging writing (they also require the
     -- table owner as current_user). An error rolls this back with the rest.
@@ -63,13 +65,14 @@ BEGIN
         -- Do it all, keep the summary, undo it all: one subtransaction per
         -- call (never per row).
         BEGIN
-            v_result := pgstaging.apply_promotion(v_spec, p_workflow_run_id, v_mode, p_staging_ids, v_details_limit);
+            v_result := pgstaging.gated_promotion(v_spec, p_workflow_run_id, v_mode, p_staging_ids, v_details_limit,
+                                                  p_ignore_gate);
             RAISE EXCEPTION USING ERRCODE = 'PGSDR';
         EXCEPTION WHEN SQLSTATE 'PGSDR' THEN
             NULL;
         END;
         PERFORM set_config('pgstaging.writer', coalesce(v_writer, ''), true);
-        RETURN v_result;
+        RETURN pgstaging.with_patch_counts(v_spec, v_result);
     END IF;
 
     IF v_mode = 'retry' THEN
@@ -82,28 +85,41 @@ BEGIN
         USING p_workflow_run_id;
     END IF;
 
-    v_result := pgstaging.apply_promotion(v_spec, p_workflow_run_id, v_mode, p_staging_ids, v_details_limit);
+    v_result := pgstaging.with_patch_counts(v_spec,
+        pgstaging.gated_promotion(v_spec, p_workflow_run_id, v_mode, p_staging_ids, v_details_limit, p_ignore_gate));
 
     INSERT INTO pgstaging.promotion_log (
         table_name, workflow_run_id, action, rule_version,
-        promoted_count, duplicate_count, updated_count, failed_count, started_at, duration
+        promoted_count, duplicate_count, updated_count, failed_count, started_at, duration, interaction_id, gate
     )
     VALUES (
         p_table, p_workflow_run_id, p_action, v_spec.rule_version,
         (v_result ->> 'promoted_count')::bigint, (v_result ->> 'duplicate_count')::bigint,
         coalesce((v_result ->> 'updated_count')::bigint, 0), (v_result ->> 'failed_count')::bigint,
-        v_started, clock_timestamp() - v_started
+        v_started, clock_timestamp() - v_started, p_interaction_id, v_result -> 'gate'
     );
 
-    -- Fail fast, alert: listeners hear of failures when the caller commits.
-    IF (v_result ->> 'failed_count')::bigint > 0 THEN
-        PERFORM pgstaging.raise_alert(jsonb_build_object(
+    -- Fail fast: a run that broke its gate is failed, whatever comes next.
+    IF v_result ->> 'status' = 'FAILED' AND p_workflow_run_id IS NOT NULL THEN
+        INSERT INTO pgstaging.runs AS r (workflow_run_id, status, ended_at)
+        VALUES (p_workflow_run_id, 'failed', now())
+        ON CONFLICT (workflow_run_id) DO UPDATE SET status = 'failed', ended_at = coalesce(r.ended_at, now());
+    END IF;
+
+    -- Alert: listeners hear of failures and held runs when the caller commits.
+    IF (v_result ->> 'failed_count')::bigint > 0 OR v_result ? 'gate' THEN
+        PERFORM pgstaging.raise_alert(jsonb_strip_nulls(jsonb_build_object(
             'table', p_table, 'workflow_run_id', p_workflow_run_id, 'action', p_action,
+            'status', v_result -> 'status',
             'rule_version', v_spec.rule_version, 'called_by', session_user,
+            'interaction_id', p_interaction_id,
             'promoted_count', (v_result ->> 'promoted_count')::bigint,
             'duplicate_count', (v_result ->> 'duplicate_count')::bigint,
-            'failed_count', (v_result ->> 'failed_count')::bigint
-        ));
+            'updated_count', (v_result ->> 'updated_count')::bigint,
+            'failed_count', (v_result ->> 'failed_count')::bigint,
+            'held_count', (v_result ->> 'held_count')::bigint,
+            'gate', v_result -> 'gate'
+        )));
     END IF;
 
     PERFORM set_config('pgstaging.writer', coalesce(v_writer, ''), true);
@@ -111,10 +127,104 @@ BEGIN
 END
 $function$;
 
--- The generated statements, in order: new and changed production rows,
--- marked as such (a trigger keeps pre-images of changed ones); then, with a
--- fresh snapshot, verdicts for the rest. Each returns the summary of the
--- rows it marked; the caller gets both as one.
+-- A table that accepts patches reports updated_count and details.updated
+-- whatever its policy.
+CREATE OR REPLACE FUNCTION pgstaging.with_patch_counts(p_spec pgstaging.staged_tables, p_summary jsonb)
+RETURNS jsonb
+LANGUAGE sql
+STABLE
+SET search_path = pg_catalog, pg_temp
+RETURN CASE
+    WHEN p_summary ? 'updated_count' THEN p_summary
+    WHEN EXISTS (SELECT 1 FROM pgstaging.actor_rights AS r WHERE r.table_name = (p_spec).table_name AND r.right_name = 'patch')
+        THEN p_summary || jsonb_build_object('updated_count', 0,
+                                             'details', coalesce(p_summary -> 'details', '{}') || '{"updated": []}')
+    ELSE p_summary
+END;
+
+-- A table's gate ("gate": {"max_failure_rate": 0.05, "min_rows": 1}) over
+-- all of the run's verdicts in that table, earlier calls' included: the
+-- first rule broken, or NULL when the run passes.
+CREATE OR REPLACE FUNCTION pgstaging.judge_gate(p_spec pgstaging.staged_tables, p_workflow_run_id integer)
+RETURNS jsonb
+LANGUAGE plpgsql
+STABLE
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    v_gate jsonb := p_spec.spec -> 'gate';
+    v_judged bigint;
+    v_failed bigint;
+BEGIN
+    IF v_gate IS NULL THEN
+        RETURN NULL;
+    END IF;
+    EXECUTE format('SELECT count(*) FILTER (WHERE s.outcome IN (''promoted'', ''duplicate'', ''updated'', ''failed'')),'
+                   ' count(*) FILTER (WHERE s.outcome = ''failed'') FROM %s AS s WHERE s.workflow_run_id = $1',
+                   p_spec.staging_table)
+        INTO v_judged, v_failed USING p_workflow_run_id;
+    IF v_gate ? 'min_rows' AND v_judged < (v_gate ->> 'min_rows')::bigint THEN
+        RETURN jsonb_build_object('rule', 'min_rows', 'limit', v_gate -> 'min_rows', 'actual', v_judged);
+    END IF;
+    IF v_gate ? 'max_failure_rate' AND v_judged > 0
+        AND v_failed::numeric / v_judged > (v_gate ->> 'max_failure_rate')::numeric THEN
+        RETURN jsonb_build_object('rule', 'max_failure_rate', 'limit', v_gate -> 'max_failure_rate',
+                                  'actual', round(v_failed::numeric / v_judged, 4));
+    END IF;
+    RETURN NULL;
+END
+$function$;
+
+-- A promotion under the table's gate. A run that breaks it promotes
+-- nothing: the attempt is undone (one subtransaction per call), failed
+-- rows get their verdicts, valid rows stay pending (held).
+CREATE OR REPLACE FUNCTION pgstaging.gated_promotion(
+    p_spec pgstaging.staged_tables,
+    p_workflow_run_id integer,
+    p_mode text,
+    p_staging_ids bigint [],
+    p_details_limit integer,
+    p_ignore_gate boolean
+)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    v_result jsonb;
+    v_gate jsonb;
+    v_held bigint;
+BEGIN
+    IF p_spec.spec -> 'gate' IS NULL OR p_workflow_run_id IS NULL THEN
+        RETURN pgstaging.apply_promotion(p_spec, p_workflow_run_id, p_mode, p_staging_ids, p_details_limit);
+    END IF;
+    IF p_ignore_gate THEN
+        v_result := pgstaging.apply_promotion(p_spec, p_workflow_run_id, p_mode, p_staging_ids, p_details_limit);
+        v_gate := pgstaging.judge_gate(p_spec, p_workflow_run_id);
+        RETURN v_result || CASE WHEN v_gate IS NULL THEN '{}'
+                                ELSE jsonb_build_object('gate', v_gate || '{"ignored": true}') END;
+    END IF;
+    BEGIN
+        v_result := pgstaging.apply_promotion(p_spec, p_workflow_run_id, p_mode, p_staging_ids, p_details_limit);
+        v_gate := pgstaging.judge_gate(p_spec, p_workflow_run_id);
+        IF v_gate IS NOT NULL THEN
+            RAISE EXCEPTION USING ERRCODE = 'PGSGT';
+        END IF;
+    EXCEPTION WHEN SQLSTATE 'PGSGT' THEN
+        v_held := coalesce((v_result ->> 'promoted_count')::bigint, 0) + coalesce((v_result ->> 'duplicate_count')::bigint, 0)
+            + coalesce((v_result ->> 'updated_count')::bigint, 0);
+        v_result := pgstaging.apply_promotion(p_spec, p_workflow_run_id, p_mode || '-failures', p_staging_ids, p_details_limit)
+            || jsonb_build_object('status', 'FAILED', 'gate', v_gate, 'held_count', v_held);
+    END;
+    RETURN v_result;
+END
+$function$;
+
+-- The generated statements, in order: new (and, under the update policy,
+-- changed) production rows; then, if the call has patches, the rows they
+-- name locked and the patches applied; then, with a fresh snapshot,
+-- verdicts for the rest. Each returns the summary of the rows it marked;
+-- the caller gets them as one.
 CREATE OR REPLACE FUNCTION pgstaging.apply_promotion(
     p_spec pgstaging.staged_tables,
     p_workflow_run_id integer,
@@ -127,14 +237,23 @@ LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
-    v_written jsonb;
-    v_judged jsonb;
+    v_result jsonb;
+    v_part jsonb;
+    v_patches boolean;
 BEGIN
-    EXECUTE p_spec.insert_sql INTO v_written
+    EXECUTE p_spec.insert_sql INTO v_result
         USING p_workflow_run_id, p_mode, p_spec.rule_version, p_staging_ids, p_details_limit;
-    EXECUTE p_spec.verdict_sql INTO v_judged
+    EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s AS s WHERE %s)', p_spec.staging_table, pgstaging.build_filter_sql('patch'))
+        INTO v_patches USING p_workflow_run_id, p_mode, p_spec.rule_version, p_staging_ids;
+    IF v_patches THEN
+        EXECUTE p_spec.patch_lock_sql USING p_workflow_run_id, p_mode, p_spec.rule_version, p_staging_ids, p_details_limit;
+        EXECUTE p_spec.patch_sql INTO v_part
+            USING p_workflow_run_id, p_mode, p_spec.rule_version, p_staging_ids, p_details_limit;
+        v_result := pgstaging.merge_summaries(v_result, v_part, p_details_limit);
+    END IF;
+    EXECUTE p_spec.verdict_sql INTO v_part
         USING p_workflow_run_id, p_mode, p_spec.rule_version, p_staging_ids, p_details_limit;
-    RETURN pgstaging.merge_summaries(v_written, v_judged, p_details_limit);
+    RETURN pgstaging.merge_summaries(v_result, v_part, p_details_limit);
 END
 $function$;
 
@@ -196,6 +315,9 @@ DECLARE
     v_runs integer [];
     v_ids bigint [];
     v_result jsonb;
+    v_run integer;
+    v_run_ids bigint [];
+    v_part jsonb;
 BEGIN
     -- Callers need EXECUTE on the table's promote function, as for a run.
     IF NOT has_function_privilege(session_user, v_spec.promote_function, 'EXECUTE') THEN
@@ -224,12 +346,30 @@ BEGIN
         RETURN jsonb_build_object('status', 'SUCCESS', 'batch_size', 0, 'promoted_count', 0,
                                   'duplicate_count', 0, 'failed_count', 0);
     END IF;
-    v_result := pgstaging.run_promotion(p_table, NULL, 'batch', false, v_ids);
-    RETURN (v_result - 'details' - 'details_truncated') || jsonb_build_object('batch_size', cardinality(v_ids));
+    IF v_spec.spec -> 'gate' IS NULL THEN
+        v_result := pgstaging.run_promotion(p_table, NULL, 'batch', false, v_ids, NULL, false);
+    ELSE
+        -- A gate is judged per run: one gated promotion per run of the batch.
+        v_result := jsonb_build_object('status', 'SUCCESS', 'promoted_count', 0, 'duplicate_count', 0, 'failed_count', 0);
+        FOR v_run, v_run_ids IN
+            EXECUTE format('SELECT s.workflow_run_id, array_agg(s.staging_id) FROM %s AS s WHERE s.staging_id = ANY ($1)'
+                           ' GROUP BY 1 ORDER BY 1', v_spec.staging_table)
+            USING v_ids
+        LOOP
+            v_part := pgstaging.run_promotion(p_table, v_run, 'batch', false, v_run_ids, NULL, false);
+            v_result := pgstaging.merge_summaries(v_result - 'status', v_part - 'status', 0)
+                || jsonb_build_object('status', CASE WHEN v_result ->> 'status' = 'FAILED' OR v_part ->> 'status' = 'FAILED'
+                                                     THEN 'FAILED' ELSE 'SUCCESS' END);
+        END LOOP;
+    END IF;
+    RETURN (v_result - 'details' - 'details_truncated' - 'gate') || jsonb_build_object('batch_size', cardinality(v_ids));
 END
 $function$;
 
-REVOKE ALL ON FUNCTION pgstaging.run_promotion(name, integer, text, boolean, bigint []) FROM PUBLIC;
+REVOKE ALL ON FUNCTION pgstaging.run_promotion(name, integer, text, boolean, bigint [], bigint, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION pgstaging.with_patch_counts(pgstaging.staged_tables, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION pgstaging.judge_gate(pgstaging.staged_tables, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION pgstaging.gated_promotion(pgstaging.staged_tables, integer, text, bigint [], integer, boolean) FROM PUBLIC;
 REVOKE ALL ON FUNCTION pgstaging.apply_promotion(pgstaging.staged_tables, integer, text, bigint [], integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION pgstaging.merge_summaries(jsonb, jsonb, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION pgstaging.promote_batch(text, integer) FROM PUBLIC;

@@ -27,7 +27,7 @@ DECLARE
     v_rolled_back bigint;
     v_deleted bigint;
 BEGIN
-    SELECT t.* INTO STRICT v_spec FROM pgstaging.staged_tables AS t WHERE t.table_name = p_table;
+    v_spec := pgstaging.staged_table(p_table);
     v_id_column := v_spec.spec ->> 'id_column';
     IF cardinality(p_ids) IS NULL OR cardinality(p_ids) = 0 THEN
         RETURN jsonb_build_object('table', p_table, 'rolled_back_count', 0, 'deleted_count', 0, 'cascaded', '[]'::jsonb);
@@ -90,7 +90,8 @@ CREATE OR REPLACE FUNCTION pgstaging.run_unpromotion(
     p_table name,
     p_workflow_run_id integer,
     p_reason text,
-    p_cascade boolean
+    p_cascade boolean,
+    p_interaction_id bigint
 )
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -114,7 +115,7 @@ BEGIN
     IF p_workflow_run_id IS NULL THEN
         RAISE EXCEPTION 'pgstaging: workflow_run_id must not be NULL' USING ERRCODE = '22004';
     END IF;
-    SELECT t.* INTO STRICT v_spec FROM pgstaging.staged_tables AS t WHERE t.table_name = p_table;
+    v_spec := pgstaging.staged_table(p_table);
     v_id_column := v_spec.spec ->> 'id_column';
     v_writer := current_setting('pgstaging.writer', true);
     PERFORM set_config('pgstaging.writer', 'on', true);
@@ -199,15 +200,16 @@ BEGIN
     );
 
     INSERT INTO pgstaging.promotion_log (
-        table_name, workflow_run_id, action, rule_version, rolled_back_count, reason, started_at, duration
+        table_name, workflow_run_id, action, rule_version, rolled_back_count, reason, started_at, duration, interaction_id
     )
     VALUES (
         p_table, p_workflow_run_id, 'unpromote', v_spec.rule_version, (v_result ->> 'rolled_back_count')::bigint,
-        p_reason, v_started, clock_timestamp() - v_started
+        p_reason, v_started, clock_timestamp() - v_started, p_interaction_id
     );
     PERFORM pgstaging.raise_alert(jsonb_build_object(
         'table', p_table, 'workflow_run_id', p_workflow_run_id, 'action', 'unpromote',
-        'called_by', session_user, 'reason', p_reason,
+        'called_by', session_user, 'reason', p_reason, 'interaction_id', p_interaction_id,
+        'cascaded', v_removal -> 'cascaded',
         'deleted_count', v_result -> 'deleted_count', 'restored_count', v_result -> 'restored_count',
         'rolled_back_count', v_result -> 'rolled_back_count'
     ));
@@ -218,4 +220,4 @@ END
 $function$;
 
 REVOKE ALL ON FUNCTION pgstaging.remove_promoted_rows(name, bigint [], text, boolean) FROM PUBLIC;
-REVOKE ALL ON FUNCTION pgstaging.run_unpromotion(name, integer, text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION pgstaging.run_unpromotion(name, integer, text, boolean, bigint) FROM PUBLIC;

@@ -2,9 +2,19 @@
 -- show only what the caller may SELECT.
 
 -- The ledger of one run, per staged table: every staged row is exactly one
--- of pending, promoted, duplicate, updated, failed or rolled back.
-DROP FUNCTION IF EXISTS pgstaging.run_status(integer);
-CREATE FUNCTION pgstaging.run_status(p_workflow_run_id integer)
+-- of pending, promoted, duplicate, updated, failed, rolled back or
+-- superseded (re-staged). Before 0.2.0 it had no superseded column: a
+-- changed result type needs a DROP.
+DO $drop$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_proc AS p
+               WHERE p.oid = to_regprocedure('pgstaging.run_status(integer)') AND NOT 'superseded' = ANY (p.proargnames)) THEN
+        DROP FUNCTION pgstaging.run_status(integer);
+    END IF;
+END
+$drop$;
+
+CREATE OR REPLACE FUNCTION pgstaging.run_status(p_workflow_run_id integer)
 RETURNS TABLE (
     table_name name,
     staged bigint,
@@ -13,7 +23,8 @@ RETURNS TABLE (
     duplicate bigint,
     updated bigint,
     failed bigint,
-    rolled_back bigint
+    rolled_back bigint,
+    superseded bigint
 )
 LANGUAGE plpgsql
 STABLE
@@ -30,7 +41,8 @@ BEGIN
                    count(*) FILTER (WHERE s.outcome = 'duplicate'),
                    count(*) FILTER (WHERE s.outcome = 'updated'),
                    count(*) FILTER (WHERE s.outcome = 'failed'),
-                   count(*) FILTER (WHERE s.outcome = 'rolled_back')
+                   count(*) FILTER (WHERE s.outcome = 'rolled_back'),
+                   count(*) FILTER (WHERE s.outcome = 'superseded')
             FROM %s AS s WHERE s.workflow_run_id = $1$sql$,
             v_table.table_name, v_table.staging_table
         ) USING p_workflow_run_id;

@@ -12,7 +12,7 @@ DECLARE
     v_judged regclass;
     v_function text;
 BEGIN
-    SELECT t.* INTO STRICT v_spec FROM pgstaging.staged_tables AS t WHERE t.table_name = p_table;
+    v_spec := pgstaging.staged_table(p_table);
     SELECT n.nspname INTO v_schema FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
     WHERE c.oid = v_spec.staging_table;
     v_judged := format('pgstaging.%I', p_table || '_staging_judged')::regclass;
@@ -21,7 +21,7 @@ BEGIN
         v_spec.staging_table, v_spec.production_table, v_judged);
 
     -- Scripts: add raw rows and read back their ids (INSERT ... RETURNING).
-    EXECUTE format('GRANT INSERT (workflow_run_id, actor_id, interaction_id, raw_data) ON %s TO staging_script',
+    EXECUTE format('GRANT INSERT (workflow_run_id, actor_id, interaction_id, raw_data, operation) ON %s TO staging_script',
         v_spec.staging_table);
     EXECUTE format('GRANT SELECT (staging_id) ON %s TO staging_script', v_spec.staging_table);
 
@@ -36,10 +36,9 @@ BEGIN
 
     -- Validators: the table's entry points.
     FOREACH v_function IN ARRAY ARRAY[
-        format('%I.%I(integer)', v_schema, 'promote_' || p_table || '_staging'),
-        format('%I.%I(integer, boolean)', v_schema, 'promote_' || p_table || '_staging'),
-        format('%I.%I(integer)', v_schema, 'retry_' || p_table || '_staging'),
-        format('%I.%I(integer, text, boolean)', v_schema, 'unpromote_' || p_table || '_staging')
+        format('%I.%I(integer, boolean, bigint, boolean)', v_schema, 'promote_' || p_table || '_staging'),
+        format('%I.%I(integer, bigint, boolean)', v_schema, 'retry_' || p_table || '_staging'),
+        format('%I.%I(integer, text, boolean, bigint)', v_schema, 'unpromote_' || p_table || '_staging')
     ] LOOP
         IF to_regprocedure(v_function) IS NOT NULL THEN
             EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO staging_validator', v_function);

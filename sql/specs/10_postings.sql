@@ -1,7 +1,7 @@
 -- Postings: the job fetcher's output. The design's rules, made strict:
 -- job_id (string or integer) and title required; title at most 500
 -- characters; everything trimmed. Errors keep the design's field names.
-SELECT pgstaging.register_staged_table($spec$
+SELECT pgstaging.register_packaged_spec($spec$
 {
     "table": "postings",
     "id_column": "posting_id",

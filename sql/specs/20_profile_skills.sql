@@ -1,6 +1,6 @@
 -- Profile skills: the skill extractor's output. One row per (profile,
 -- skill), skills compared case-insensitively.
-SELECT pgstaging.register_staged_table($spec$
+SELECT pgstaging.register_packaged_spec($spec$
 {
     "table": "profile_skills",
     "id_column": "profile_skill_id",

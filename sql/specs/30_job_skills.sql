@@ -1,6 +1,6 @@
 -- Job skills: the job skill extractor's output. The posting is named by
 -- posting_id or by its external job_id, and must already be in postings.
-SELECT pgstaging.register_staged_table($spec$
+SELECT pgstaging.register_packaged_spec($spec$
 {
     "table": "job_skills",
     "id_column": "job_skill_id",

@@ -1,6 +1,6 @@
 -- Skill aliases: the skill mapper's output, alias -> canonical. Aliases are
 -- unique case-insensitively and may not map to themselves.
-SELECT pgstaging.register_staged_table($spec$
+SELECT pgstaging.register_packaged_spec($spec$
 {
     "table": "skill_aliases",
     "id_column": "skill_alias_id",

@@ -13,8 +13,31 @@ CREATE TABLE IF NOT EXISTS pgstaging.staged_tables (
     -- Generated statements; $1 run, $2 mode, $3 rule version, $4 staging ids.
     insert_sql text NOT NULL,
     verdict_sql text NOT NULL,
-    registered_at timestamptz NOT NULL DEFAULT now()
+    registered_at timestamptz NOT NULL DEFAULT now(),
+    -- Since 0.2.0: the judge alone, the patch statements, the natural key
+    -- as indexed, and the last packaged spec applied (sql/specs/).
+    judge_sql text,
+    patch_lock_sql text,
+    patch_sql text,
+    key_sql text,
+    packaged_spec jsonb
 );
+
+DO $upgrade$
+DECLARE
+    v_column record;
+BEGIN
+    FOR v_column IN
+        SELECT c.name, c.type FROM (VALUES (1, 'judge_sql', 'text'), (2, 'patch_lock_sql', 'text'), (3, 'patch_sql', 'text'),
+                                          (4, 'key_sql', 'text'), (5, 'packaged_spec', 'jsonb')) AS c (ord, name, type)
+        WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute AS a
+                          WHERE a.attrelid = 'pgstaging.staged_tables'::regclass AND a.attname = c.name AND NOT a.attisdropped)
+        ORDER BY c.ord
+    LOOP
+        EXECUTE pg_catalog.format('ALTER TABLE pgstaging.staged_tables ADD COLUMN %I %s', v_column.name, v_column.type);
+    END LOOP;
+END
+$upgrade$;
 
 -- Every version of every spec, so each verdict can be traced to its rules.
 CREATE TABLE IF NOT EXISTS pgstaging.rule_versions (
@@ -43,7 +66,9 @@ CREATE TABLE IF NOT EXISTS pgstaging.promotion_log (
     reason text,
     started_at timestamptz NOT NULL,
     duration interval NOT NULL,
-    interaction_id bigint
+    interaction_id bigint,
+    -- The gate's verdict when it held the run, or was ignored.
+    gate jsonb
 );
 
 -- Added in 0.2.0: the validator's own interaction (design: "log to interactions").
@@ -52,6 +77,10 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute
                    WHERE attrelid = 'pgstaging.promotion_log'::regclass AND attname = 'interaction_id') THEN
         ALTER TABLE pgstaging.promotion_log ADD COLUMN interaction_id bigint;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute
+                   WHERE attrelid = 'pgstaging.promotion_log'::regclass AND attname = 'gate') THEN
+        ALTER TABLE pgstaging.promotion_log ADD COLUMN gate jsonb;
     END IF;
 END
 $upgrade$;

@@ -57,7 +57,7 @@ SELECT e.rel, e.kind, a.attname AS col, r.rolname,
        CASE
            WHEN r.rolname IN ('staging_reader', 'staging_validator') THEN '{SELECT}'
            WHEN r.rolname = 'public' THEN '{}'
-           WHEN e.kind = 'staging' AND a.attname IN ('workflow_run_id', 'actor_id', 'interaction_id', 'raw_data') THEN '{INSERT}'
+           WHEN e.kind = 'staging' AND a.attname IN ('workflow_run_id', 'actor_id', 'interaction_id', 'raw_data', 'operation') THEN '{INSERT}'
            WHEN e.kind = 'staging' AND a.attname = 'staging_id' THEN '{SELECT}'
            WHEN e.kind = 'actors' AND a.attname IN ('actor_id', 'actor_name') THEN '{SELECT}'
            WHEN e.kind = 'registry' THEN '{SELECT}'
@@ -87,9 +87,15 @@ INSERT INTO expected_functions VALUES
     ('pgstaging.spec_error_sql(jsonb,text,text,text)', 'public'),
     ('pgstaging.staged_table(text)', 'public'),
     ('pgstaging.staged_function(text,text)', 'public'),
-    ('pgstaging.promote(text,integer,boolean)', 'public'),
-    ('pgstaging.retry(text,integer)', 'public'),
-    ('pgstaging.unpromote(text,integer,text,boolean)', 'public'),
+    ('pgstaging.promote(text,integer,boolean,bigint,boolean)', 'public'),
+    ('pgstaging.retry(text,integer,bigint,boolean)', 'public'),
+    ('pgstaging.unpromote(text,integer,text,boolean,bigint)', 'public'),
+    ('pgstaging.call_staged(text,text,jsonb)', 'public'),
+    ('pgstaging.statement_parameters()', 'public'),
+    ('pgstaging.pinned_settings_sql()', 'public'),
+    ('pgstaging.verdict_check_sql()', 'public'),
+    ('pgstaging.has_column(regclass,name)', 'public'),
+    ('pgstaging.has_constraint(regclass,name)', 'public'),
     ('pgstaging.run_status(integer)', 'public'),
     ('pgstaging.run_failures(text,integer)', 'public'),
     ('pgstaging.health(text)', 'public'),
@@ -103,22 +109,52 @@ INSERT INTO expected_functions VALUES
     ('pgstaging.raise_alert(jsonb)', 'owner'),
     ('pgstaging.lock_run(name,integer)', 'owner'),
     ('pgstaging.refuse_staging_rewrite()', 'owner'),
-    ('pgstaging.run_promotion(name,integer,text,boolean,bigint[])', 'owner'),
+    ('pgstaging.run_promotion(name,integer,text,boolean,bigint[],bigint,boolean)', 'owner'),
+    ('pgstaging.with_patch_counts(pgstaging.staged_tables,jsonb)', 'owner'),
+    ('pgstaging.judge_gate(pgstaging.staged_tables,integer)', 'owner'),
+    ('pgstaging.gated_promotion(pgstaging.staged_tables,integer,text,bigint[],integer,boolean)', 'owner'),
     ('pgstaging.apply_promotion(pgstaging.staged_tables,integer,text,bigint[],integer)', 'owner'),
     ('pgstaging.merge_summaries(jsonb,jsonb,integer)', 'owner'),
     ('pgstaging.remove_promoted_rows(name,bigint[],text,boolean)', 'owner'),
-    ('pgstaging.run_unpromotion(name,integer,text,boolean)', 'owner'),
+    ('pgstaging.run_unpromotion(name,integer,text,boolean,bigint)', 'owner'),
     ('pgstaging.restage(text,bigint,jsonb)', 'owner'),
     ('pgstaging.grant_staged_table(name)', 'owner'),
     ('pgstaging.create_health_view(name)', 'owner'),
     ('pgstaging.register_staged_table(jsonb)', 'owner'),
+    ('pgstaging.register_packaged_spec(jsonb)', 'owner'),
+    ('pgstaging.regenerate_staged_tables()', 'owner'),
+    ('pgstaging.checked_spec(jsonb)', 'owner'),
+    ('pgstaging.check_statement(text)', 'owner'),
+    ('pgstaging.compile_spec(jsonb)', 'owner'),
+    ('pgstaging.try_spec(jsonb,integer[])', 'owner'),
+    ('pgstaging.spec_fields(jsonb)', 'owner'),
+    ('pgstaging.spec_derived_names(jsonb)', 'owner'),
+    ('pgstaging.check_spec_names(jsonb)', 'owner'),
+    ('pgstaging.spec_statements(jsonb,name)', 'owner'),
+    ('pgstaging.build_filter_sql(text)', 'owner'),
+    ('pgstaging.build_judge_sql(name,text,jsonb,jsonb,text,boolean)', 'owner'),
+    ('pgstaging.build_summary_sql(name,boolean)', 'owner'),
+    ('pgstaging.build_mark_sql(text,text,text)', 'owner'),
+    ('pgstaging.build_insert_sql(text,text,name,text,text[],text[],text[],text)', 'owner'),
+    ('pgstaging.build_verdict_sql(text,text,name,text,text[],text)', 'owner'),
+    ('pgstaging.build_patch_lock_sql(text,text[],text[],text)', 'owner'),
+    ('pgstaging.build_patch_sql(text,text,name,jsonb,jsonb,text[],text)', 'owner'),
+    ('pgstaging.run_ddl(text,text)', 'owner'),
+    ('pgstaging.ensure_index(name,name,text)', 'owner'),
+    ('pgstaging.ensure_production_table(name,jsonb,jsonb)', 'owner'),
+    ('pgstaging.ensure_staging_table(name,name)', 'owner'),
+    ('pgstaging.ensure_staging_guards(regclass)', 'owner'),
+    ('pgstaging.ensure_production_keys(regclass,regclass,jsonb,jsonb,text)', 'owner'),
+    ('pgstaging.create_judged_view(name,text)', 'owner'),
+    ('pgstaging.create_entry_points(name,name)', 'owner'),
     ('pgstaging.promote_batch(text,integer)', 'validator'),
     ('pgstaging.run_exists(integer)', 'roles');
 INSERT INTO expected_functions
 SELECT format(s.f, staged.name) AS sig, 'validator' AS access
 FROM staged
-CROSS JOIN (VALUES ('public.promote_%s_staging(integer)'), ('public.promote_%s_staging(integer,boolean)'),
-                   ('public.retry_%s_staging(integer)'), ('public.unpromote_%s_staging(integer,text,boolean)')) AS s (f);
+CROSS JOIN (VALUES ('public.promote_%s_staging(integer,boolean,bigint,boolean)'),
+                   ('public.retry_%s_staging(integer,bigint,boolean)'),
+                   ('public.unpromote_%s_staging(integer,text,boolean,bigint)')) AS s (f);
 
 CREATE TEMP VIEW expected_function_privs AS
 SELECT e.sig, e.access, p.oid, p.pronamespace::regnamespace::name AS sch, p.proname,

@@ -30,7 +30,8 @@ SELECT results_eq(
     format($$SELECT tgname::text COLLATE "default", tgfoid::regproc::text FROM pg_catalog.pg_trigger
              WHERE tgrelid IN (%L::regclass, %L::regclass) AND NOT tgisinternal ORDER BY tgname$$,
            name, name || '_staging'),
-    format($$VALUES ('%1$s_guard_writes', 'pgstaging.guard_pgstaging_writes'),
+    format($$VALUES ('%1$s_capture_preimage', 'pgstaging.capture_preimage'),
+                    ('%1$s_guard_writes', 'pgstaging.guard_pgstaging_writes'),
                     ('%1$s_staging_guard_removal', 'pgstaging.guard_staging_removal'),
                     ('%1$s_staging_guard_update', 'pgstaging.guard_pgstaging_writes'),
                     ('%1$s_staging_refuse_forged', 'pgstaging.refuse_forged_staging_row'),

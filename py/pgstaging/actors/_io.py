@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from pgstaging.errors import PgStagingError
+from pgstaging.errors import GateFailed, PgStagingError
 
 
 def run_id(request: dict[str, Any]) -> int:
@@ -30,6 +30,10 @@ def run_actor(handler: Callable[[dict[str, Any], str], dict[str, Any]]) -> int:
         if not isinstance(request, dict):
             raise ValueError("input must be a JSON object")
         result = handler(request, os.environ.get("DATABASE_URL", ""))
+    except GateFailed as held:
+        # The summary itself says what failed: status FAILED, the gate.
+        print(json.dumps(held.args[0], ensure_ascii=False))
+        return held.exit_code
     except PgStagingError as error:
         print(json.dumps({"status": "FAILED", "error": str(error)}))
         return error.exit_code
