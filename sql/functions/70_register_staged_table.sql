@@ -69,6 +69,7 @@ DECLARE
     v_changed text;
     v_fn text;
 BEGIN
+    p_spec := pgstaging.normalize_spec(p_spec);  -- hook(spec): check every key, compile json_schema to fields
     -- Validate the spec's shape before generating anything.
     IF v_table IS NULL OR v_id IS NULL OR jsonb_typeof(p_spec -> 'fields') IS DISTINCT FROM 'array'
         OR jsonb_typeof(p_spec -> 'natural_key') IS DISTINCT FROM 'array' THEN
@@ -346,6 +347,7 @@ BEGIN
     -- Levels: raw (keys, candidates), checked (values, error codes, lookups),
     -- folded (errors as jsonb); rules see the normalized columns by name.
     -- OFFSET 0 keeps each level's expressions computed once per row.
+    -- hook(spec): raw level carries s.raw_data AS "raw:doc" ("nullable": false tells a null from an absent key).
     v_judge := format($sql$
         SELECT folded.staging_id, folded.workflow_run_id, folded.interaction_id, folded.outcome, folded.validated%1$s,
                nullif(folded.field_errors%2$s, '[]'::jsonb) AS errors
@@ -360,7 +362,8 @@ BEGIN
                        raw.is_object%4$s%5$s
                 FROM (
                     SELECT s.staging_id, s.workflow_run_id, s.interaction_id, s.outcome, s.validated,
-                           jsonb_typeof(s.raw_data) = 'object' AS is_object%6$s%7$s
+                           jsonb_typeof(s.raw_data) = 'object' AS is_object,
+                           s.raw_data AS "raw:doc"%6$s%7$s
                     FROM %8$s AS s
                     CROSS JOIN LATERAL jsonb_to_record(
                         CASE WHEN jsonb_typeof(s.raw_data) = 'object' THEN s.raw_data ELSE '{}'::jsonb END
