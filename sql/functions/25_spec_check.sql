@@ -91,9 +91,9 @@ BEGIN
     IF v_schema ? 'enum' AND NOT v_schema -> 'enum' @> jsonb_build_array(p_value) THEN
         v_known := ARRAY(SELECT e #>> '{}' FROM jsonb_array_elements(v_schema -> 'enum') AS e WHERE jsonb_typeof(e) = 'string');
         v_near := CASE WHEN jsonb_typeof(p_value) = 'string' THEN pgstaging.nearest_name(p_value #>> '{}', v_known) END;
-        RAISE EXCEPTION 'pgstaging: % is %, which is not one of: %%', v_where, p_value,
-            (SELECT string_agg(e::text, ', ') FROM jsonb_array_elements(v_schema -> 'enum') AS e),
-            CASE WHEN v_near IS NOT NULL THEN format('; did you mean "%s"?', v_near) ELSE '' END
+        RAISE EXCEPTION 'pgstaging: % is %, which is not one of: %', v_where, p_value,
+            (SELECT string_agg(e::text, ', ') FROM jsonb_array_elements(v_schema -> 'enum') AS e)
+            || CASE WHEN v_near IS NOT NULL THEN format('; did you mean "%s"?', v_near) ELSE '' END
             USING ERRCODE = '22023', HINT = 'The spec format is sql/spec.schema.json.';
     END IF;
     IF jsonb_typeof(p_value) = 'object' THEN

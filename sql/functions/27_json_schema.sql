@@ -90,10 +90,8 @@ BEGIN
             THEN ARRAY(SELECT jsonb_array_elements_text(v_prop -> 'type')) ELSE ARRAY[v_prop ->> 'type'] END;
         v_nullable := 'null' = ANY (v_types);
         v_json_type := (SELECT t FROM unnest(v_types) AS t WHERE t <> 'null' LIMIT 1);
-        IF v_prop ? 'format' AND v_json_type <> 'string' THEN
-            RAISE EXCEPTION 'pgstaging: %.format applies to strings, and the type is %', v_path, v_json_type
-                USING ERRCODE = '22023';
-        END IF;
+        -- format, like minLength, applies to strings only: JSON Schema
+        -- ignores it on a property of another type, and so does this.
         v_type := CASE v_json_type
             WHEN 'string' THEN CASE v_prop ->> 'format' WHEN 'date' THEN 'date' WHEN 'date-time' THEN 'timestamptz' ELSE 'text' END
             WHEN 'integer' THEN 'bigint'
