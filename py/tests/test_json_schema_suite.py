@@ -212,7 +212,7 @@ def test_json_schema_test_suite(db):
                     wrong.append((key, case["description"], document, outcomes[staging_id]))
     assert wrong == []
     # Not vacuous: many cases of each verdict ran.
-    assert verdicts[True] >= 100 and verdicts[False] >= 100, verdicts
+    assert verdicts[True] >= 90 and verdicts[False] >= 130, verdicts
 
 
 def test_unicode_property_patterns_are_refused(db):

@@ -12,8 +12,6 @@ AS $function$
 DECLARE
     v_prev integer[];
     v_cur integer[];
-    v_i integer;
-    v_j integer;
     v_len_a integer := char_length(p_a);
     v_len_b integer := char_length(p_b);
 BEGIN
