@@ -95,12 +95,6 @@ BEGIN
             USING ERRCODE = '22023', HINT = 'The spec format is sql/spec.schema.json.';
     END IF;
     IF jsonb_typeof(p_value) = 'object' THEN
-        FOR v_key IN SELECT jsonb_array_elements_text(coalesce(v_schema -> 'required', '[]')) LOOP
-            IF NOT p_value ? v_key THEN
-                RAISE EXCEPTION 'pgstaging: % needs "%"', v_where, v_key
-                    USING ERRCODE = '22023', HINT = 'The spec format is sql/spec.schema.json.';
-            END IF;
-        END LOOP;
         v_known := ARRAY(SELECT jsonb_object_keys(coalesce(v_schema -> 'properties', '{}')));
         FOR v_key IN SELECT jsonb_object_keys(p_value) LOOP
             IF v_key = ANY (v_known) THEN
@@ -116,6 +110,15 @@ BEGIN
             ELSIF jsonb_typeof(v_schema -> 'additionalProperties') = 'object' THEN
                 PERFORM pgstaging.spec_check(v_schema -> 'additionalProperties', p_value -> v_key,
                     CASE WHEN p_path = '' THEN v_key ELSE p_path || '.' || v_key END, p_root);
+            END IF;
+        END LOOP;
+    END IF;
+    -- Missing keys after unknown ones: a misspelt key is named as such.
+    IF jsonb_typeof(p_value) = 'object' THEN
+        FOR v_key IN SELECT jsonb_array_elements_text(coalesce(v_schema -> 'required', '[]')) LOOP
+            IF NOT p_value ? v_key THEN
+                RAISE EXCEPTION 'pgstaging: % needs "%"', v_where, v_key
+                    USING ERRCODE = '22023', HINT = 'The spec format is sql/spec.schema.json.';
             END IF;
         END LOOP;
     END IF;
