@@ -193,7 +193,7 @@ def test_json_schema_test_suite(db):
             ids = []
             for k, (_, _, document) in enumerate(cases):
                 (staging_id,) = conn.execute(
-                    f"INSERT INTO {table}_staging (workflow_run_id, raw_data)"  # noqa: S608
+                    f"INSERT INTO {table}_staging (workflow_run_id, raw_data)"
                     " VALUES (%s, %s) RETURNING staging_id",
                     [run, Jsonb({**document, "k": k})],
                 ).fetchone()
@@ -201,8 +201,7 @@ def test_json_schema_test_suite(db):
             conn.execute(f"SELECT promote_{table}_staging(%s)", [run])
             outcomes = dict(
                 conn.execute(
-                    f"SELECT staging_id, outcome FROM {table}_staging"  # noqa: S608
-                    " WHERE workflow_run_id = %s",
+                    f"SELECT staging_id, outcome FROM {table}_staging WHERE workflow_run_id = %s",
                     [run],
                 ).fetchall()
             )
