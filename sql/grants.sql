@@ -12,11 +12,12 @@ $grants$;
 
 REVOKE ALL ON TABLE workflow_runs, actors, pgstaging.staged_tables, pgstaging.installs,
     pgstaging.rule_versions, pgstaging.promotion_log, pgstaging.update_preimages, pgstaging.superseded_verdicts,
-    pgstaging.run_locks, pgstaging.actor_logins, pgstaging.actor_rights, pgstaging.runs, pgstaging.alerts
+    pgstaging.run_locks, pgstaging.actor_logins, pgstaging.actor_rights, pgstaging.runs, pgstaging.alerts,
+    pgstaging.spec_format
 FROM staging_script, staging_validator, staging_reader;
 REVOKE ALL ON TABLE pgstaging.staged_tables, pgstaging.installs, pgstaging.rule_versions,
     pgstaging.promotion_log, pgstaging.update_preimages, pgstaging.superseded_verdicts, pgstaging.run_locks,
-    pgstaging.actor_logins, pgstaging.actor_rights, pgstaging.runs, pgstaging.alerts
+    pgstaging.actor_logins, pgstaging.actor_rights, pgstaging.runs, pgstaging.alerts, pgstaging.spec_format
 FROM PUBLIC;
 
 -- staging_script: resolve actor names, and see which staged tables exist
@@ -32,6 +33,7 @@ FROM (VALUES
     ('pgstaging.staged_tables'::regclass),
     ('pgstaging.installs'::regclass),
     ('pgstaging.rule_versions'::regclass),
+    ('pgstaging.spec_format'::regclass),
     ('pgstaging.promotion_log'::regclass),
     ('pgstaging.update_preimages'::regclass),
     ('pgstaging.superseded_verdicts'::regclass),

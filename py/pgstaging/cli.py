@@ -76,8 +76,6 @@ def cmd_stage(args: argparse.Namespace) -> int:
 
 
 def cmd_promote(args: argparse.Namespace) -> int:
-    if (args.run is None) == (not args.all):
-        raise BadInput("promote needs exactly one of --run N or --all")
     with StagingClient.connect(_conninfo(args)) as client:
         if args.all:
             return _promote_all(client, args)
@@ -335,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", type=int, help="workflow_run_id (default: health of every table)")
     p.add_argument("--json", action="store_true", help="JSON lines instead of a table")
     p.set_defaults(func=cmd_status)
+    _accept_dsn_after_the_subcommand(sub)
     return parser
 
 
@@ -348,6 +347,18 @@ def _call_options(parser: argparse.ArgumentParser, *, gate: bool) -> None:
             action="store_true",
             help="promote even if the run breaks its table's gate (logged)",
         )
+
+
+def _accept_dsn_after_the_subcommand(sub: argparse._SubParsersAction) -> None:
+    """``pgstaging promote T --dsn X`` as well as ``pgstaging --dsn X promote T``.
+
+    SUPPRESS as the default: a subcommand without ``--dsn`` keeps the global one.
+    """
+    for subparser in sub.choices.values():
+        if not any("--dsn" in action.option_strings for action in subparser._actions):
+            subparser.add_argument(
+                "--dsn", default=argparse.SUPPRESS, help="connection string (as before the command)"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -365,6 +376,8 @@ def main(argv: list[str] | None = None) -> int:
         args.file, extra = extra[0], []
     if extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command == "promote" and (args.run is None) == (not args.all):
+        parser.error("promote needs exactly one of --run N or --all")
     try:
         return args.func(args)
     except PgStagingError as error:

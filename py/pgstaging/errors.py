@@ -88,6 +88,10 @@ def _message(error: psycopg.Error) -> str:
     text = diag.message_primary or str(error).strip()
     # pgstaging's own SQL errors already name it; the CLI adds the prefix once.
     text = text.removeprefix("pgstaging: ")
+    # The server's DETAIL carries the facts (an unpromote's dependents, the
+    # missing ADMIN option): never drop it.
+    if diag.message_detail:
+        text += f" ({diag.message_detail.strip()})"
     if diag.message_hint:
         text += f" (hint: {diag.message_hint})"
     return text

@@ -85,7 +85,14 @@ def _install(
             return InstallResult(version, target_schema, changed=False, previous_version=version)
 
         for name in sqlfiles.install_files():
-            cur.execute(sqlfiles.query(name))
+            if name.endswith(".json"):
+                # A JSON Schema file (the spec format): loaded as data.
+                cur.execute(
+                    sqlfiles.query("install/load_spec_format.sql"),
+                    {"name": name, "document": sqlfiles.text(name)},
+                )
+            else:
+                cur.execute(sqlfiles.query(name))
         for _, text in extra:
             cur.execute(text.encode())
         cur.execute(

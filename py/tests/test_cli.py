@@ -439,3 +439,67 @@ def test_non_utf8_file_exits_7(db, run_id, actor_id, tmp_path):
     )
     assert_one_line_error(done, 7, "not UTF-8")
     assert ledger(db.admin_url, run_id)["staged"] == 0
+
+
+# -- conventions: --dsn anywhere, usage errors, the server's DETAIL ----------
+
+
+def test_dsn_is_accepted_after_the_subcommand(db, run_id, actor_id):
+    done = run_cli(
+        "stage",
+        "postings",
+        "--run",
+        str(run_id),
+        "--actor",
+        str(actor_id),
+        "--dsn",
+        db.url("script_login"),
+        url=None,
+        input=jsonl(DOCUMENTS[:1]),
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert ledger(db.admin_url, run_id)["staged"] == 1
+    # After the subcommand it wins over the one before; either alone works.
+    done = run_cli(
+        "--dsn",
+        "postgresql://nobody@127.0.0.1:1/none",
+        "promote",
+        "postings",
+        "--run",
+        str(run_id),
+        "--dsn",
+        db.url("validator_login"),
+        url=None,
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    assert json.loads(done.stdout)["promoted_count"] == 1
+    done = run_cli("status", "--json", "--dsn", db.url("reader_login"), url=None)
+    assert (done.returncode, done.stderr) == (0, "")
+
+
+@pytest.mark.parametrize("args", [[], ["--run", "1", "--all"]])
+def test_promote_needs_exactly_one_of_run_and_all(db, args):
+    done = run_cli("promote", "postings", *args, url=db.url("validator_login"))
+    assert done.returncode == 2, (done.returncode, done.stderr)
+    assert "exactly one of --run N or --all" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_database_errors_show_the_servers_detail(db, owner, script, validator, actor_id, tmp_path):
+    # 23503: the DETAIL names the unpromote's dependents.
+    postings_run, skills_run = owner.start_run(), owner.start_run()
+    script.stage("postings", postings_run, actor_id, [{"job_id": "D1", "title": "t"}])
+    validator.promote("postings", postings_run)
+    script.stage("job_skills", skills_run, actor_id, [{"job_id": "D1", "skill": "SQL"}])
+    validator.promote("job_skills", skills_run)
+    done = run_cli(
+        "unpromote", "postings", "--run", str(postings_run), url=db.url("validator_login")
+    )
+    assert_one_line_error(
+        done, 6, "database error 23503", "Dependents: public.job_skills.posting_id (1 rows)"
+    )
+    # 42501: a guard's DETAIL (here, a spec file that writes production).
+    spec = tmp_path / "writes_production.sql"
+    spec.write_text("INSERT INTO postings (external_job_id, job_title) VALUES ('X', 'x');\n")
+    done = run_cli("install", "--spec", str(spec), url=db.owner_url)
+    assert_one_line_error(done, 5, "permission denied", "Only pgstaging functions write this table")

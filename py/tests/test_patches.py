@@ -35,7 +35,8 @@ def allow_patch(db, actor: str, table: str, fields: list[str]) -> int:
             "INSERT INTO actors (actor_name) VALUES (%s) RETURNING actor_id", (actor,)
         ).fetchone()[0]
         conn.execute(
-            "INSERT INTO pgstaging.actor_rights (actor_id, table_name, right_name, fields) VALUES (%s, %s, 'patch', %s)",
+            "INSERT INTO pgstaging.actor_rights (actor_id, table_name, right_name, fields)"
+            " VALUES (%s, %s, 'patch', %s)",
             (actor_id, table, fields),
         )
         return actor_id

@@ -59,6 +59,11 @@ BEGIN
             PERFORM '' ~ (v_field ->> 'pattern');  -- a bad pattern fails here, not per row
         END IF;
         keys := pgstaging.spec_field_keys(v_field);
+        IF EXISTS (SELECT 1 FROM unnest(keys) AS k
+                   WHERE k ~ '__(candidate|error|carried|current|earlier|before|raw|by_[0-9]+|found_by_[0-9]+)$') THEN
+            RAISE EXCEPTION 'pgstaging: fields[%] reads a raw key named like an internal column of the generated SQL', ord - 1
+                USING ERRCODE = '22023', DETAIL = array_to_string(keys, ', ');
+        END IF;
         label := coalesce(v_field ->> 'label', v_field ->> 'source', column_name);
         required := coalesce((v_field ->> 'required')::boolean, false);
         not_null := required OR v_field ? 'default';

@@ -86,6 +86,10 @@ BEGIN
         || ARRAY(SELECT x.item FROM jsonb_array_elements(p_fields) WITH ORDINALITY AS f (value, ord)
                  CROSS JOIN LATERAL jsonb_array_elements_text(f.value -> 'raw_items') WITH ORDINALITY AS x (item, n)
                  ORDER BY f.ord, x.n);
+    -- The whole document, only where a field tells a null from an absent key.
+    IF EXISTS (SELECT 1 FROM jsonb_array_elements(p_fields) AS f WHERE f.value ->> 'error_sql' LIKE '%raw.document\_\_raw%') THEN
+        v_raw := v_raw || ARRAY['s.raw_data AS document__raw'];
+    END IF;
     v_checked := ARRAY(SELECT 'raw.' || c FROM unnest(v_common) AS c) || ARRAY['raw.is_object']
         || ARRAY(SELECT format('%s AS %I', f.value ->> 'value_sql', f.value ->> 'column_name')
                  FROM jsonb_array_elements(p_fields) WITH ORDINALITY AS f (value, ord) ORDER BY f.ord);

@@ -17,9 +17,8 @@ DECLARE
     v_spec jsonb := p_spec;
     v_key text;
 BEGIN
-    IF to_regprocedure('pgstaging.normalize_spec(jsonb)') IS NOT NULL THEN
-        EXECUTE format('SELECT pgstaging.%I($1)', 'normalize_spec') INTO v_spec USING p_spec;
-    END IF;
+    -- Every key at every level checked; a JSON Schema spec compiled to fields.
+    v_spec := pgstaging.normalize_spec(p_spec);
     IF v_spec ->> 'table' IS NULL OR v_spec ->> 'id_column' IS NULL OR jsonb_typeof(v_spec -> 'fields') IS DISTINCT FROM 'array'
         OR jsonb_typeof(v_spec -> 'natural_key') IS DISTINCT FROM 'array' THEN
         RAISE EXCEPTION 'pgstaging: a spec needs "table", "id_column", "natural_key" and "fields"'
