@@ -82,7 +82,9 @@ def cmd_promote(args: argparse.Namespace) -> int:
         if args.all:
             return _promote_all(client, args)
         client.require_run(args.run)
-        result = client.promote(args.table, args.run, dry_run=args.dry_run)
+        result = client.promote(
+            args.table, args.run, dry_run=args.dry_run, interaction_id=args.interaction
+        )
     _print_json(result.as_json())
     return 0
 
@@ -108,7 +110,7 @@ def _promote_all(client: StagingClient, args: argparse.Namespace) -> int:
 def cmd_retry(args: argparse.Namespace) -> int:
     with StagingClient.connect(_conninfo(args)) as client:
         client.require_run(args.run)
-        result = client.retry(args.table, args.run)
+        result = client.retry(args.table, args.run, interaction_id=args.interaction)
     _print_json(result.as_json())
     return 0
 
@@ -116,19 +118,47 @@ def cmd_retry(args: argparse.Namespace) -> int:
 def cmd_unpromote(args: argparse.Namespace) -> int:
     with StagingClient.connect(_conninfo(args)) as client:
         client.require_run(args.run)
-        result = client.unpromote(args.table, args.run, reason=args.reason, cascade=args.cascade)
+        result = client.unpromote(
+            args.table,
+            args.run,
+            reason=args.reason,
+            cascade=args.cascade,
+            interaction_id=args.interaction,
+        )
     _print_json(result)
     return 0
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    """Print alerts from staging_alerts as JSON lines until --count or --timeout."""
+    """Print alerts as JSON lines: first those after --since, then new ones."""
     with StagingClient.connect(_conninfo(args), autocommit=True) as client:
-        print("pgstaging: listening on staging_alerts", file=sys.stderr, flush=True)
-        for seen, alert in enumerate(client.alerts(timeout=args.timeout), start=1):
+        how = f"polling every {args.poll:g} s" if args.poll else "listening on staging_alerts"
+        print(f"pgstaging: {how}", file=sys.stderr, flush=True)
+        alerts = client.alerts(timeout=args.timeout, since=args.since, poll=args.poll)
+        for seen, alert in enumerate(alerts, start=1):
             print(json.dumps(alert, ensure_ascii=False), flush=True)
             if args.count and seen >= args.count:
                 break
+    return 0
+
+
+def cmd_run_start(args: argparse.Namespace) -> int:
+    with StagingClient.connect(_conninfo(args)) as client:
+        run = client.start_run(args.workflow)
+    _print_json({"workflow_run_id": run})
+    return 0
+
+
+def cmd_run_register(args: argparse.Namespace) -> int:
+    with StagingClient.connect(_conninfo(args)) as client:
+        run = client.register_run(args.run, args.workflow)
+    _print_json({"workflow_run_id": run})
+    return 0
+
+
+def cmd_run_end(args: argparse.Namespace) -> int:
+    with StagingClient.connect(_conninfo(args)) as client:
+        _print_json(client.end_run(args.run, args.status))
     return 0
 
 
@@ -216,6 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("table")
     p.add_argument("--run", type=int, help="workflow_run_id")
     p.add_argument("--dry-run", action="store_true", help="show the summary, change nothing")
+    p.add_argument("--interaction", type=int, help="your interaction_id, logged and alerted")
     p.add_argument(
         "--all",
         action="store_true",
@@ -227,6 +258,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("retry", help="re-judge a run's failed rows under the current rules")
     p.add_argument("table")
     p.add_argument("--run", type=int, required=True)
+    p.add_argument("--interaction", type=int, help="your interaction_id, logged and alerted")
     p.set_defaults(func=cmd_retry)
 
     p = sub.add_parser("unpromote", help="take a promoted run back out of production")
@@ -238,12 +270,33 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also take back staged rows of other tables that depend on this run",
     )
+    p.add_argument("--interaction", type=int, help="your interaction_id, logged and alerted")
     p.set_defaults(func=cmd_unpromote)
 
-    p = sub.add_parser("watch", help="print staging_alerts notifications as they come")
+    p = sub.add_parser("watch", help="print alerts as JSON lines: those after --since, then new")
+    p.add_argument(
+        "--since", type=int, metavar="ALERT_ID", help="first print every alert after this id"
+    )
+    p.add_argument(
+        "--poll", type=float, metavar="SECONDS", help="read the table this often; no LISTEN"
+    )
     p.add_argument("--count", type=int, help="stop after this many alerts")
     p.add_argument("--timeout", type=float, help="stop after this many seconds")
     p.set_defaults(func=cmd_watch)
+
+    p = sub.add_parser("run", help="start, register or end a workflow run")
+    run_sub = p.add_subparsers(dest="run_command", required=True)
+    r = run_sub.add_parser("start", help='start a run; prints {"workflow_run_id": N}')
+    r.add_argument("--workflow", type=int, help="workflow_id to record")
+    r.set_defaults(func=cmd_run_start)
+    r = run_sub.add_parser("register", help="register a run the workflow engine made")
+    r.add_argument("run", type=int, help="workflow_run_id")
+    r.add_argument("--workflow", type=int, help="workflow_id to record")
+    r.set_defaults(func=cmd_run_register)
+    r = run_sub.add_parser("end", help="end a run as succeeded or failed")
+    r.add_argument("run", type=int, help="workflow_run_id")
+    r.add_argument("--status", required=True, choices=("succeeded", "failed"))
+    r.set_defaults(func=cmd_run_end)
 
     p = sub.add_parser("failures", help="list a run's failed rows with their reasons")
     p.add_argument("table")

@@ -24,7 +24,8 @@ CREATE OR REPLACE FUNCTION pgstaging.run_promotion(
     p_workflow_run_id integer,
     p_action text,
     p_dry_run boolean,
-    p_staging_ids bigint [] DEFAULT NULL
+    p_staging_ids bigint [] DEFAULT NULL,
+    p_interaction_id bigint DEFAULT NULL
 )
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -84,27 +85,9 @@ BEGIN
 
     v_result := pgstaging.apply_promotion(v_spec, p_workflow_run_id, v_mode, p_staging_ids, v_details_limit);
 
-    INSERT INTO pgstaging.promotion_log (
-        table_name, workflow_run_id, action, rule_version,
-        promoted_count, duplicate_count, updated_count, failed_count, started_at, duration
-    )
-    VALUES (
-        p_table, p_workflow_run_id, p_action, v_spec.rule_version,
-        (v_result ->> 'promoted_count')::bigint, (v_result ->> 'duplicate_count')::bigint,
-        coalesce((v_result ->> 'updated_count')::bigint, 0), (v_result ->> 'failed_count')::bigint,
-        v_started, clock_timestamp() - v_started
-    );
-
-    -- Fail fast, alert: listeners hear of failures when the caller commits.
-    IF (v_result ->> 'failed_count')::bigint > 0 THEN
-        PERFORM pgstaging.raise_alert(jsonb_build_object(
-            'table', p_table, 'workflow_run_id', p_workflow_run_id, 'action', p_action,
-            'rule_version', v_spec.rule_version, 'called_by', session_user,
-            'promoted_count', (v_result ->> 'promoted_count')::bigint,
-            'duplicate_count', (v_result ->> 'duplicate_count')::bigint,
-            'failed_count', (v_result ->> 'failed_count')::bigint
-        ));
-    END IF;
+    -- hook(runs): one log row and at most one alert per run, batch mode too;
+    -- the interaction id in both.
+    PERFORM pgstaging.log_promotion(v_spec, p_workflow_run_id, p_action, v_result, v_started, p_staging_ids, p_interaction_id);
 
     PERFORM set_config('pgstaging.writer', coalesce(v_writer, ''), true);
     RETURN v_result;
@@ -229,7 +212,7 @@ BEGIN
 END
 $function$;
 
-REVOKE ALL ON FUNCTION pgstaging.run_promotion(name, integer, text, boolean, bigint []) FROM PUBLIC;
+REVOKE ALL ON FUNCTION pgstaging.run_promotion(name, integer, text, boolean, bigint [], bigint) FROM PUBLIC;
 REVOKE ALL ON FUNCTION pgstaging.apply_promotion(pgstaging.staged_tables, integer, text, bigint [], integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION pgstaging.merge_summaries(jsonb, jsonb, integer) FROM PUBLIC;
 REVOKE ALL ON FUNCTION pgstaging.promote_batch(text, integer) FROM PUBLIC;

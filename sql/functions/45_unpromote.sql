@@ -90,7 +90,8 @@ CREATE OR REPLACE FUNCTION pgstaging.run_unpromotion(
     p_table name,
     p_workflow_run_id integer,
     p_reason text,
-    p_cascade boolean
+    p_cascade boolean,
+    p_interaction_id bigint DEFAULT NULL
 )
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -199,17 +200,19 @@ BEGIN
     );
 
     INSERT INTO pgstaging.promotion_log (
-        table_name, workflow_run_id, action, rule_version, rolled_back_count, reason, started_at, duration
+        table_name, workflow_run_id, action, rule_version, rolled_back_count, reason, started_at, duration, interaction_id
     )
     VALUES (
         p_table, p_workflow_run_id, 'unpromote', v_spec.rule_version, (v_result ->> 'rolled_back_count')::bigint,
-        p_reason, v_started, clock_timestamp() - v_started
+        p_reason, v_started, clock_timestamp() - v_started, p_interaction_id
     );
     PERFORM pgstaging.raise_alert(jsonb_build_object(
         'table', p_table, 'workflow_run_id', p_workflow_run_id, 'action', 'unpromote',
         'called_by', session_user, 'reason', p_reason,
         'deleted_count', v_result -> 'deleted_count', 'restored_count', v_result -> 'restored_count',
-        'rolled_back_count', v_result -> 'rolled_back_count'
+        'rolled_back_count', v_result -> 'rolled_back_count',
+        -- hook(runs): the interaction, and the dependents a cascade took back.
+        'interaction_id', p_interaction_id, 'cascaded', v_result -> 'details' -> 'cascaded'
     ));
 
     PERFORM set_config('pgstaging.writer', coalesce(v_writer, ''), true);
@@ -218,4 +221,4 @@ END
 $function$;
 
 REVOKE ALL ON FUNCTION pgstaging.remove_promoted_rows(name, bigint [], text, boolean) FROM PUBLIC;
-REVOKE ALL ON FUNCTION pgstaging.run_unpromotion(name, integer, text, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION pgstaging.run_unpromotion(name, integer, text, boolean, bigint) FROM PUBLIC;

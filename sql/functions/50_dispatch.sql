@@ -1,5 +1,20 @@
 DROP FUNCTION IF EXISTS pgstaging.promote(text, integer);
 
+-- hook(runs): 0.2.0 adds p_interaction_id; drop the older signatures (a
+-- catalog check: no NOTICE when they are already gone).
+DO $old_signatures$
+DECLARE
+    v_old text;
+BEGIN
+    FOREACH v_old IN ARRAY ARRAY['pgstaging.promote(text, integer, boolean)', 'pgstaging.retry(text, integer)',
+                                 'pgstaging.unpromote(text, integer, text, boolean)'] LOOP
+        IF pg_catalog.to_regprocedure(v_old) IS NOT NULL THEN
+            EXECUTE 'DROP FUNCTION ' || v_old;
+        END IF;
+    END LOOP;
+END
+$old_signatures$;
+
 -- Generic entry points keyed by table name, for clients (the CLI) that take
 -- a table name from the user. SECURITY INVOKER: the caller's own grants
 -- decide, exactly as if it had called the table's function directly.
@@ -39,36 +54,8 @@ RETURN (
     WHERE c.oid = t.staging_table
 );
 
-CREATE OR REPLACE FUNCTION pgstaging.promote(p_table text, p_workflow_run_id integer, p_dry_run boolean DEFAULT false)
-RETURNS jsonb
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $function$
-DECLARE
-    v_result jsonb;
-BEGIN
-    EXECUTE format('SELECT %s($1, $2)', pgstaging.staged_function(p_table, 'promote'))
-        INTO v_result USING p_workflow_run_id, p_dry_run;
-    RETURN v_result;
-END
-$function$;
-
-CREATE OR REPLACE FUNCTION pgstaging.retry(p_table text, p_workflow_run_id integer)
-RETURNS jsonb
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $function$
-DECLARE
-    v_result jsonb;
-BEGIN
-    EXECUTE format('SELECT %s($1)', pgstaging.staged_function(p_table, 'retry'))
-        INTO v_result USING p_workflow_run_id;
-    RETURN v_result;
-END
-$function$;
-
-CREATE OR REPLACE FUNCTION pgstaging.unpromote(
-    p_table text, p_workflow_run_id integer, p_reason text DEFAULT NULL, p_cascade boolean DEFAULT false
+CREATE OR REPLACE FUNCTION pgstaging.promote(
+    p_table text, p_workflow_run_id integer, p_dry_run boolean DEFAULT false, p_interaction_id bigint DEFAULT NULL
 )
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -77,8 +64,39 @@ AS $function$
 DECLARE
     v_result jsonb;
 BEGIN
-    EXECUTE format('SELECT %s($1, $2, $3)', pgstaging.staged_function(p_table, 'unpromote'))
-        INTO v_result USING p_workflow_run_id, p_reason, p_cascade;
+    EXECUTE format('SELECT %s($1, p_dry_run => $2, p_interaction_id => $3)', pgstaging.staged_function(p_table, 'promote'))
+        INTO v_result USING p_workflow_run_id, p_dry_run, p_interaction_id;
+    RETURN v_result;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION pgstaging.retry(p_table text, p_workflow_run_id integer, p_interaction_id bigint DEFAULT NULL)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    v_result jsonb;
+BEGIN
+    EXECUTE format('SELECT %s($1, p_interaction_id => $2)', pgstaging.staged_function(p_table, 'retry'))
+        INTO v_result USING p_workflow_run_id, p_interaction_id;
+    RETURN v_result;
+END
+$function$;
+
+CREATE OR REPLACE FUNCTION pgstaging.unpromote(
+    p_table text, p_workflow_run_id integer, p_reason text DEFAULT NULL, p_cascade boolean DEFAULT false,
+    p_interaction_id bigint DEFAULT NULL
+)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    v_result jsonb;
+BEGIN
+    EXECUTE format('SELECT %s($1, $2, $3, p_interaction_id => $4)', pgstaging.staged_function(p_table, 'unpromote'))
+        INTO v_result USING p_workflow_run_id, p_reason, p_cascade, p_interaction_id;
     RETURN v_result;
 END
 $function$;
@@ -108,5 +126,5 @@ $function$;
 
 REVOKE ALL ON FUNCTION pgstaging.restage(text, bigint, jsonb) FROM PUBLIC;
 
-COMMENT ON FUNCTION pgstaging.promote(text, integer, boolean) IS
+COMMENT ON FUNCTION pgstaging.promote(text, integer, boolean, bigint) IS
 'pgstaging: promote_<table>_staging(run_id, dry_run) by table name; the caller needs EXECUTE on that function';

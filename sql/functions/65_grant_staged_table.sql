@@ -36,10 +36,10 @@ BEGIN
 
     -- Validators: the table's entry points.
     FOREACH v_function IN ARRAY ARRAY[
-        format('%I.%I(integer)', v_schema, 'promote_' || p_table || '_staging'),
-        format('%I.%I(integer, boolean)', v_schema, 'promote_' || p_table || '_staging'),
-        format('%I.%I(integer)', v_schema, 'retry_' || p_table || '_staging'),
-        format('%I.%I(integer, text, boolean)', v_schema, 'unpromote_' || p_table || '_staging')
+        -- hook(runs): the 0.2.0 signatures, with p_interaction_id.
+        format('%I.%I(integer, boolean, bigint)', v_schema, 'promote_' || p_table || '_staging'),
+        format('%I.%I(integer, bigint)', v_schema, 'retry_' || p_table || '_staging'),
+        format('%I.%I(integer, text, boolean, bigint)', v_schema, 'unpromote_' || p_table || '_staging')
     ] LOOP
         IF to_regprocedure(v_function) IS NOT NULL THEN
             EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO staging_validator', v_function);

@@ -545,41 +545,43 @@ BEGIN
     END IF;
 
     -- Entry points, thin and pinned: the logic is in pgstaging.run_promotion.
+    -- hook(runs): the 0.2.0 signatures carry p_interaction_id; an older
+    -- overload is dropped once its grants are on the new one.
     v_fn := format('promote_%s', v_staging);
     EXECUTE format($ddl$
-        CREATE OR REPLACE FUNCTION %1$I.%2$I(p_workflow_run_id integer)
+        CREATE OR REPLACE FUNCTION %1$I.%2$I(p_workflow_run_id integer, p_dry_run boolean DEFAULT false, p_interaction_id bigint DEFAULT NULL)
         RETURNS jsonb LANGUAGE sql SECURITY DEFINER
         SET search_path = pg_catalog, pg_temp SET "TimeZone" = 'UTC' SET "DateStyle" = 'ISO, YMD'
         SET standard_conforming_strings = on
-        RETURN pgstaging.run_promotion(%3$L, p_workflow_run_id, 'promote', false)$ddl$, v_schema, v_fn, v_table);
-    EXECUTE format('REVOKE ALL ON FUNCTION %I.%I(integer) FROM PUBLIC', v_schema, v_fn);
-    EXECUTE format($ddl$
-        CREATE OR REPLACE FUNCTION %1$I.%2$I(p_workflow_run_id integer, p_dry_run boolean)
-        RETURNS jsonb LANGUAGE sql SECURITY DEFINER
-        SET search_path = pg_catalog, pg_temp SET "TimeZone" = 'UTC' SET "DateStyle" = 'ISO, YMD'
-        SET standard_conforming_strings = on
-        RETURN pgstaging.run_promotion(%3$L, p_workflow_run_id, 'promote', p_dry_run)$ddl$, v_schema, v_fn, v_table);
-    EXECUTE format('REVOKE ALL ON FUNCTION %I.%I(integer, boolean) FROM PUBLIC', v_schema, v_fn);
-    EXECUTE format('COMMENT ON FUNCTION %I.%I(integer) IS %L', v_schema, v_fn,
+        RETURN pgstaging.run_promotion(%3$L, p_workflow_run_id, 'promote', p_dry_run, NULL, p_interaction_id)$ddl$, v_schema, v_fn, v_table);
+    PERFORM pgstaging.replace_function_keeping_grants(format('%I.%I(integer)', v_schema, v_fn), format('%I.%I(integer, boolean, bigint)', v_schema, v_fn));
+    PERFORM pgstaging.replace_function_keeping_grants(format('%I.%I(integer, boolean)', v_schema, v_fn), format('%I.%I(integer, boolean, bigint)', v_schema, v_fn));
+    EXECUTE format('REVOKE ALL ON FUNCTION %I.%I(integer, boolean, bigint) FROM PUBLIC', v_schema, v_fn);
+    EXECUTE format('COMMENT ON FUNCTION %I.%I(integer, boolean, bigint) IS %L', v_schema, v_fn,
         format('pgstaging: validate, de-duplicate and promote one run''s pending %s; returns the design''s summary JSON', v_table));
     EXECUTE format($ddl$
-        CREATE OR REPLACE FUNCTION %1$I.%2$I(p_workflow_run_id integer)
+        CREATE OR REPLACE FUNCTION %1$I.%2$I(p_workflow_run_id integer, p_interaction_id bigint DEFAULT NULL)
         RETURNS jsonb LANGUAGE sql SECURITY DEFINER
         SET search_path = pg_catalog, pg_temp SET "TimeZone" = 'UTC' SET "DateStyle" = 'ISO, YMD'
         SET standard_conforming_strings = on
-        RETURN pgstaging.run_promotion(%3$L, p_workflow_run_id, 'retry', false)$ddl$, v_schema, 'retry_' || v_staging, v_table);
-    EXECUTE format('REVOKE ALL ON FUNCTION %I.%I(integer) FROM PUBLIC', v_schema, 'retry_' || v_staging);
-    EXECUTE format('COMMENT ON FUNCTION %I.%I(integer) IS %L', v_schema, 'retry_' || v_staging,
+        RETURN pgstaging.run_promotion(%3$L, p_workflow_run_id, 'retry', false, NULL, p_interaction_id)$ddl$, v_schema, 'retry_' || v_staging, v_table);
+    PERFORM pgstaging.replace_function_keeping_grants(format('%I.%I(integer)', v_schema, 'retry_' || v_staging),
+                                                      format('%I.%I(integer, bigint)', v_schema, 'retry_' || v_staging));
+    EXECUTE format('REVOKE ALL ON FUNCTION %I.%I(integer, bigint) FROM PUBLIC', v_schema, 'retry_' || v_staging);
+    EXECUTE format('COMMENT ON FUNCTION %I.%I(integer, bigint) IS %L', v_schema, 'retry_' || v_staging,
         'pgstaging: re-judge a run''s failed rows under the current rules and data; promote those that pass');
 
     EXECUTE format($ddl$
-        CREATE OR REPLACE FUNCTION %1$I.%2$I(p_workflow_run_id integer, p_reason text DEFAULT NULL, p_cascade boolean DEFAULT false)
+        CREATE OR REPLACE FUNCTION %1$I.%2$I(p_workflow_run_id integer, p_reason text DEFAULT NULL, p_cascade boolean DEFAULT false,
+                                             p_interaction_id bigint DEFAULT NULL)
         RETURNS jsonb LANGUAGE sql SECURITY DEFINER
         SET search_path = pg_catalog, pg_temp SET "TimeZone" = 'UTC' SET "DateStyle" = 'ISO, YMD'
         SET standard_conforming_strings = on
-        RETURN pgstaging.run_unpromotion(%3$L, p_workflow_run_id, p_reason, p_cascade)$ddl$, v_schema, 'unpromote_' || v_staging, v_table);
-    EXECUTE format('REVOKE ALL ON FUNCTION %I.%I(integer, text, boolean) FROM PUBLIC', v_schema, 'unpromote_' || v_staging);
-    EXECUTE format('COMMENT ON FUNCTION %I.%I(integer, text, boolean) IS %L', v_schema, 'unpromote_' || v_staging,
+        RETURN pgstaging.run_unpromotion(%3$L, p_workflow_run_id, p_reason, p_cascade, p_interaction_id)$ddl$, v_schema, 'unpromote_' || v_staging, v_table);
+    PERFORM pgstaging.replace_function_keeping_grants(format('%I.%I(integer, text, boolean)', v_schema, 'unpromote_' || v_staging),
+                                                      format('%I.%I(integer, text, boolean, bigint)', v_schema, 'unpromote_' || v_staging));
+    EXECUTE format('REVOKE ALL ON FUNCTION %I.%I(integer, text, boolean, bigint) FROM PUBLIC', v_schema, 'unpromote_' || v_staging);
+    EXECUTE format('COMMENT ON FUNCTION %I.%I(integer, text, boolean, bigint) IS %L', v_schema, 'unpromote_' || v_staging,
         'pgstaging: take a run''s promotions back out of production; staged rows are kept, marked rolled back');
 
     INSERT INTO pgstaging.staged_tables AS t (
@@ -587,7 +589,7 @@ BEGIN
         known_keys, insert_sql, verdict_sql
     )
     VALUES (
-        v_table, v_prod, v_stage, format('%I.%I(integer)', v_schema, v_fn)::regprocedure, p_spec, v_version, v_policy,
+        v_table, v_prod, v_stage, format('%I.%I(integer, boolean, bigint)', v_schema, v_fn)::regprocedure, p_spec, v_version, v_policy,
         v_all_keys, v_insert, v_verdict
     )
     ON CONFLICT (table_name) DO UPDATE
