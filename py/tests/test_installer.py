@@ -226,7 +226,7 @@ def test_install_as_the_non_superuser_owner_owns_everything(empty_db):
     assert fetch_one(
         empty_db.admin_url,
         "SELECT pg_get_userbyid(proowner), prosecdef FROM pg_proc "
-        "WHERE oid = 'promote_postings_staging(integer)'::regprocedure",
+        "WHERE oid = 'promote_postings_staging(integer, boolean, bigint)'::regprocedure",
     ) == (OWNER, True)
     assert installs(empty_db.admin_url)[0][3] == OWNER
 

@@ -42,10 +42,9 @@ def test_every_design_table_is_registered_with_its_functions(db):
     ]
     for table, _ in tables:
         for signature in (
-            f"promote_{table}_staging(integer)",
-            f"promote_{table}_staging(integer, boolean)",
-            f"retry_{table}_staging(integer)",
-            f"unpromote_{table}_staging(integer, text, boolean)",
+            f"promote_{table}_staging(integer, boolean, bigint)",
+            f"retry_{table}_staging(integer, bigint)",
+            f"unpromote_{table}_staging(integer, text, boolean, bigint)",
         ):
             (found,) = _rows(db, "SELECT to_regprocedure(%s) IS NOT NULL", (signature,))[0]
             assert found, signature

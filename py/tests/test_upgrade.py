@@ -256,7 +256,7 @@ def simulate_older_version(target: Blank) -> None:
             "DROP TRIGGER postings_staging_restage_owner_only ON postings_staging",
             "DROP INDEX postings_staging_pending_idx",
             "DROP VIEW pgstaging.skill_aliases_health",
-            "COMMENT ON FUNCTION promote_postings_staging(integer) IS 'old words'",
+            "COMMENT ON FUNCTION promote_postings_staging(integer, boolean, bigint) IS 'old words'",
             "GRANT SELECT ON postings TO staging_script",  # too wide
             # too narrow
             "REVOKE SELECT (validation_errors) ON postings_staging FROM staging_reader",

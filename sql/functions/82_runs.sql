@@ -12,11 +12,12 @@ STABLE
 SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
+    v_function regprocedure := pg_catalog.to_regprocedure('pgstaging.group_role(text)');
     v_role name;
 BEGIN
-    IF pg_catalog.to_regprocedure('pgstaging.group_role(text)') IS NOT NULL THEN
+    IF v_function IS NOT NULL THEN
         -- Dynamic: the function may not exist when this one is created.
-        EXECUTE 'SELECT pgstaging.group_role($1)' INTO v_role USING p_kind;
+        EXECUTE pg_catalog.format('SELECT %s($1)', v_function::regproc) INTO v_role USING p_kind;
         RETURN v_role;
     END IF;
     RETURN 'staging_' || p_kind;
@@ -34,6 +35,8 @@ AS $function$
 DECLARE
     v_validator name := pgstaging.run_group_role('validator');
     v_script name := pgstaging.run_group_role('script');
+    -- ACCESS's rule for actors, where installed.
+    v_access regprocedure := pg_catalog.to_regprocedure('pgstaging.login_may_start_runs(name)');
     v_may boolean;
 BEGIN
     -- The owner (current_user: the definer) and the validator group.
@@ -42,8 +45,8 @@ BEGIN
         RETURN;
     END IF;
     -- An actor with the `start` right, whose login is in the script group.
-    IF pg_catalog.to_regprocedure('pgstaging.login_may_start_runs(name)') IS NOT NULL THEN
-        EXECUTE 'SELECT pgstaging.login_may_start_runs($1)' INTO v_may USING session_user;
+    IF v_access IS NOT NULL THEN
+        EXECUTE pg_catalog.format('SELECT %s($1)', v_access::regproc) INTO v_may USING session_user;
     ELSE
         v_may := pg_catalog.to_regrole(v_script) IS NOT NULL
             AND pg_catalog.pg_has_role(session_user, v_script, 'MEMBER')

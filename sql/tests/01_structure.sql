@@ -14,7 +14,7 @@ SELECT has_index('public', 'postings', 'postings_created_by_staging_idx', 'creat
 SELECT has_index('public', 'postings', 'postings_updated_by_staging_idx', 'updated_by_staging_id is indexed');
 SELECT has_index('public', 'postings_staging', 'postings_staging_run_idx', 'workflow_run_id is indexed');
 SELECT has_trigger('public', 'postings', 'postings_guard_writes', 'postings has its write guard');
-SELECT is_definer('public', 'promote_postings_staging', ARRAY['integer'], 'promote runs as its owner');
+SELECT is_definer('public', 'promote_postings_staging', ARRAY['integer', 'boolean', 'bigint'], 'promote runs as its owner');
 SELECT ok(
     (SELECT bool_and(cfg LIKE 'search_path=%pg_temp')
      FROM pg_proc AS p, unnest(p.proconfig) AS cfg
