@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import psycopg
 from pgstaging import StagingClient, install, sqlfiles
@@ -20,6 +21,7 @@ from support import fetch_all, run_cli
 from test_faults import pg_ctl
 
 BAD = {"job_id": "BAD"}  # no title: fails
+EXAMPLE_SPEC = Path(__file__).resolve().parents[2] / "examples" / "specs" / "companies.sql"
 
 
 def _stage(script, run_id, actor_id, documents):
@@ -265,3 +267,78 @@ def test_a_server_restart_loses_no_alert():
         thread.join(10)
         reader.close()
     assert [(a["alert_id"], a["n"]) for a in got] == list(zip(ids, (1, 2, 3), strict=True))
+
+
+def test_an_upgrade_from_0_1_0_signatures_keeps_grants_and_works(db):
+    """0.1.0's entry points had no p_interaction_id; an install replaces them, grants kept."""
+    install(db.owner_url, specs=[EXAMPLE_SPEC])  # a table the package's specs do not list
+    old_engine = """
+        DROP FUNCTION pgstaging.run_promotion(name, integer, text, boolean, bigint[], bigint)
+            CASCADE;
+        DROP FUNCTION pgstaging.run_unpromotion(name, integer, text, boolean, bigint) CASCADE;
+        CREATE FUNCTION pgstaging.run_promotion(p_table name, p_workflow_run_id integer,
+            p_action text, p_dry_run boolean, p_staging_ids bigint[] DEFAULT NULL)
+        RETURNS jsonb LANGUAGE plpgsql AS $$BEGIN RETURN '{}'; END$$;
+        CREATE FUNCTION pgstaging.run_unpromotion(p_table name, p_workflow_run_id integer,
+            p_reason text, p_cascade boolean)
+        RETURNS jsonb LANGUAGE plpgsql AS $$BEGIN RETURN '{}'; END$$;
+    """
+    old_entry_points = """
+        CREATE FUNCTION promote_{t}_staging(p_workflow_run_id integer) RETURNS jsonb
+            LANGUAGE sql SECURITY DEFINER
+            RETURN pgstaging.run_promotion('{t}', p_workflow_run_id, 'promote', false);
+        CREATE FUNCTION promote_{t}_staging(p_workflow_run_id integer, p_dry_run boolean)
+            RETURNS jsonb LANGUAGE sql SECURITY DEFINER
+            RETURN pgstaging.run_promotion('{t}', p_workflow_run_id, 'promote', p_dry_run);
+        CREATE FUNCTION retry_{t}_staging(p_workflow_run_id integer) RETURNS jsonb
+            LANGUAGE sql SECURITY DEFINER
+            RETURN pgstaging.run_promotion('{t}', p_workflow_run_id, 'retry', false);
+        CREATE FUNCTION unpromote_{t}_staging(p_workflow_run_id integer,
+            p_reason text DEFAULT NULL, p_cascade boolean DEFAULT false) RETURNS jsonb
+            LANGUAGE sql SECURITY DEFINER
+            RETURN pgstaging.run_unpromotion('{t}', p_workflow_run_id, p_reason, p_cascade);
+        REVOKE ALL ON FUNCTION promote_{t}_staging(integer), promote_{t}_staging(integer, boolean),
+            retry_{t}_staging(integer), unpromote_{t}_staging(integer, text, boolean) FROM PUBLIC;
+        GRANT EXECUTE ON FUNCTION promote_{t}_staging(integer) TO nobody_login;
+    """
+    with db.connect() as conn:
+        conn.execute(old_engine)
+        for table in ("postings", "companies"):
+            conn.execute(old_entry_points.replace("{t}", table))
+    install(db.owner_url, force=True)  # no --spec: companies is re-registered all the same
+
+    old = [
+        "pgstaging.run_promotion(name, integer, text, boolean, bigint[])",
+        "pgstaging.run_unpromotion(name, integer, text, boolean)",
+    ]
+    new = []
+    for table in ("postings", "companies"):
+        old += [
+            f"promote_{table}_staging(integer)",
+            f"promote_{table}_staging(integer, boolean)",
+            f"retry_{table}_staging(integer)",
+            f"unpromote_{table}_staging(integer, text, boolean)",
+        ]
+        new += [
+            f"promote_{table}_staging(integer, boolean, bigint)",
+            f"retry_{table}_staging(integer, bigint)",
+            f"unpromote_{table}_staging(integer, text, boolean, bigint)",
+        ]
+    found = fetch_all(
+        db.admin_url, "SELECT s, to_regprocedure(s) IS NOT NULL FROM unnest(%s) AS s", (old + new,)
+    )
+    assert found == [(s, s in new) for s in old + new]
+    assert fetch_all(
+        db.admin_url,
+        "SELECT has_function_privilege('nobody_login', p.promote, 'EXECUTE'),"
+        " has_function_privilege('staging_validator', p.retry, 'EXECUTE'),"
+        " has_function_privilege('staging_reader', p.promote, 'EXECUTE')"
+        " FROM (VALUES ('promote_companies_staging(integer, boolean, bigint)'::regprocedure,"
+        "               'retry_companies_staging(integer, bigint)'::regprocedure))"
+        " AS p (promote, retry)",
+    ) == [(True, True, False)]
+    with StagingClient.connect(db.url()) as owner:
+        run_id = owner.start_run()
+    with StagingClient.connect(db.url("validator_login")) as validator:
+        result = validator.promote("companies", run_id, interaction_id=5)
+    assert result.as_json()["status"] == "SUCCESS"

@@ -2,6 +2,6 @@
 -- commit out of order: a lower id may become visible after a higher one).
 SELECT a.alert_id, pg_catalog.to_jsonb(a.sent_at) #>> '{}' AS sent_at, a.payload
 FROM pgstaging.alerts AS a
-WHERE a.alert_id > %(after)s AND a.alert_id <> ALL (%(seen)s::bigint [])
+WHERE a.alert_id > %(after)s AND NOT a.alert_id = ANY(%(seen)s::bigint [])
 ORDER BY a.alert_id
 LIMIT %(limit)s
