@@ -131,6 +131,8 @@ def cmd_unpromote(args: argparse.Namespace) -> int:
 
 def cmd_watch(args: argparse.Namespace) -> int:
     """Print alerts as JSON lines: first those after --since, then new ones."""
+    if args.poll is not None and not args.poll > 0:
+        raise BadInput("--poll needs a number of seconds greater than 0")
     with StagingClient.connect(_conninfo(args), autocommit=True) as client:
         how = f"polling every {args.poll:g} s" if args.poll else "listening on staging_alerts"
         print(f"pgstaging: {how}", file=sys.stderr, flush=True)
