@@ -17,7 +17,7 @@ from pathlib import Path
 import psycopg
 from pgstaging import StagingClient, install, sqlfiles
 from pgstaging.devcluster import temp_cluster
-from support import fetch_all, run_cli
+from support import assert_one_line_error, fetch_all, run_cli
 from test_faults import pg_ctl
 
 BAD = {"job_id": "BAD"}  # no title: fails
@@ -102,6 +102,7 @@ def test_watch_poll_follows_without_listen(db, script, validator, run_id, actor_
         "SELECT count(*) FROM pg_stat_activity WHERE usename = 'reader_login'"
         " AND query ILIKE 'LISTEN%%'",
     ) == [(0,)]
+    assert_one_line_error(run_cli("watch", "--poll", "0", url=db.url("reader_login")), 7, "--poll")
 
 
 def test_alerts_committed_out_of_order_are_all_seen(db):
@@ -249,17 +250,22 @@ def test_a_server_restart_loses_no_alert():
         ids = [_raise_alert(owner_url, {"n": 1})]
         wait_for(1)
 
-        pg_ctl(cluster, "-m", "fast", "stop")
-        time.sleep(1)  # the watcher's reconnects fail meanwhile, and back off
+        # The watcher may not log in again until alert 2 is sent: its
+        # reconnects fail meanwhile, and no one hears that NOTIFY.
+        with psycopg.connect(cluster.admin_url, autocommit=True) as conn:
+            conn.execute("ALTER ROLE reader_login NOLOGIN")
         # Restart with the options it was started with (postmaster.opts).
-        pg_ctl(cluster, "-l", str(cluster.datadir.parent / "server.log"), "-w", "restart")
-        # Sent before the watcher is back: no one hears the NOTIFY.
+        pg_ctl(
+            cluster, "-m", "fast", "-l", str(cluster.datadir.parent / "server.log"), "-w", "restart"
+        )
         with psycopg.connect(owner_url, autocommit=True) as conn:
+            ids.append(conn.execute("SELECT pgstaging.raise_alert('{\"n\": 2}')").fetchone()[0])
             listeners = conn.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE usename = 'reader_login'"
             ).fetchone()[0]
-            ids.append(conn.execute("SELECT pgstaging.raise_alert('{\"n\": 2}')").fetchone()[0])
         assert listeners == 0
+        with psycopg.connect(cluster.admin_url, autocommit=True) as conn:
+            conn.execute("ALTER ROLE reader_login LOGIN")
         wait_for(2)
         # And LISTEN is made again: the next one comes by notification.
         ids.append(_raise_alert(owner_url, {"n": 3}))
@@ -325,7 +331,9 @@ def test_an_upgrade_from_0_1_0_signatures_keeps_grants_and_works(db):
             f"unpromote_{table}_staging(integer, text, boolean, bigint)",
         ]
     found = fetch_all(
-        db.admin_url, "SELECT s, to_regprocedure(s) IS NOT NULL FROM unnest(%s) AS s", (old + new,)
+        db.admin_url,
+        "SELECT s, to_regprocedure(s) IS NOT NULL FROM unnest(%s::text[]) AS s",
+        (old + new,),
     )
     assert found == [(s, s in new) for s in old + new]
     assert fetch_all(
