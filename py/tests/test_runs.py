@@ -65,6 +65,8 @@ def test_cli_run_start_and_end(db):
 
     bad = run_cli("run", "end", str(run_id), "--status", "done", url=db.owner_url)
     assert bad.returncode == 2
+    unknown = run_cli("run", "end", "999999", "--status", "failed", url=db.owner_url)
+    assert_one_line_error(unknown, 4, "unknown workflow run")
 
 
 @pytest.mark.parametrize("login", ["script_login", "reader_login", "nobody_login"])
