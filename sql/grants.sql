@@ -12,12 +12,13 @@ $grants$;
 
 REVOKE ALL ON TABLE workflow_runs, actors, pgstaging.staged_tables, pgstaging.installs,
     pgstaging.rule_versions, pgstaging.promotion_log, pgstaging.update_preimages, pgstaging.superseded_verdicts,
-    pgstaging.run_locks, pgstaging.actor_logins, pgstaging.actor_rights, pgstaging.runs, pgstaging.alerts,
+    pgstaging.run_locks, pgstaging.actor_logins, pgstaging.actor_rights, pgstaging.runs, pgstaging.alerts, pgstaging.engine_tables,
     pgstaging.spec_format
 FROM staging_script, staging_validator, staging_reader;
 REVOKE ALL ON TABLE pgstaging.staged_tables, pgstaging.installs, pgstaging.rule_versions,
     pgstaging.promotion_log, pgstaging.update_preimages, pgstaging.superseded_verdicts, pgstaging.run_locks,
-    pgstaging.actor_logins, pgstaging.actor_rights, pgstaging.runs, pgstaging.alerts, pgstaging.spec_format
+    pgstaging.actor_logins, pgstaging.actor_rights, pgstaging.runs, pgstaging.alerts, pgstaging.engine_tables,
+    pgstaging.spec_format
 FROM PUBLIC;
 
 -- staging_script: resolve actor names, and see which staged tables exist
@@ -41,7 +42,8 @@ FROM (VALUES
     ('pgstaging.actor_logins'::regclass),
     ('pgstaging.actor_rights'::regclass),
     ('pgstaging.runs'::regclass),
-    ('pgstaging.alerts'::regclass)
+    ('pgstaging.alerts'::regclass),
+    ('pgstaging.engine_tables'::regclass)
 ) AS t (relation);
 
 -- staging_validator: a reader that may also run promotions (granted per

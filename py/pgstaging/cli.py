@@ -146,13 +146,37 @@ def cmd_unpromote(args: argparse.Namespace) -> int:
 
 
 def cmd_watch(args: argparse.Namespace) -> int:
-    """Print alerts from staging_alerts as JSON lines until --count or --timeout."""
+    """Print alerts as JSON lines: first those after --since, then new ones."""
+    if args.poll is not None and not args.poll > 0:
+        raise BadInput("--poll needs a number of seconds greater than 0")
     with StagingClient.connect(_conninfo(args), autocommit=True) as client:
-        print("pgstaging: listening on staging_alerts", file=sys.stderr, flush=True)
-        for seen, alert in enumerate(client.alerts(timeout=args.timeout), start=1):
+        how = f"polling every {args.poll:g} s" if args.poll else "listening on staging_alerts"
+        print(f"pgstaging: {how}", file=sys.stderr, flush=True)
+        alerts = client.alerts(timeout=args.timeout, since=args.since, poll=args.poll)
+        for seen, alert in enumerate(alerts, start=1):
             print(json.dumps(alert, ensure_ascii=False), flush=True)
             if args.count and seen >= args.count:
                 break
+    return 0
+
+
+def cmd_run_start(args: argparse.Namespace) -> int:
+    with StagingClient.connect(_conninfo(args)) as client:
+        run = client.start_run(args.workflow)
+    _print_json({"workflow_run_id": run})
+    return 0
+
+
+def cmd_run_register(args: argparse.Namespace) -> int:
+    with StagingClient.connect(_conninfo(args)) as client:
+        run = client.register_run(args.run, args.workflow)
+    _print_json({"workflow_run_id": run})
+    return 0
+
+
+def cmd_run_end(args: argparse.Namespace) -> int:
+    with StagingClient.connect(_conninfo(args)) as client:
+        _print_json(client.end_run(args.run, args.status))
     return 0
 
 
@@ -318,10 +342,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_spec)
 
-    p = sub.add_parser("watch", help="print staging_alerts notifications as they come")
+    p = sub.add_parser("watch", help="print alerts as JSON lines: those after --since, then new")
+    p.add_argument(
+        "--since", type=int, metavar="ALERT_ID", help="first print every alert after this id"
+    )
+    p.add_argument(
+        "--poll", type=float, metavar="SECONDS", help="read the table this often; no LISTEN"
+    )
     p.add_argument("--count", type=int, help="stop after this many alerts")
     p.add_argument("--timeout", type=float, help="stop after this many seconds")
     p.set_defaults(func=cmd_watch)
+
+    p = sub.add_parser("run", help="start, register or end a workflow run")
+    run_sub = p.add_subparsers(dest="run_command", required=True)
+    r = run_sub.add_parser("start", help='start a run; prints {"workflow_run_id": N}')
+    r.add_argument("--workflow", type=int, help="workflow_id to record")
+    r.set_defaults(func=cmd_run_start)
+    r = run_sub.add_parser("register", help="register a run the workflow engine made")
+    r.add_argument("run", type=int, help="workflow_run_id")
+    r.add_argument("--workflow", type=int, help="workflow_id to record")
+    r.set_defaults(func=cmd_run_register)
+    r = run_sub.add_parser("end", help="end a run as succeeded or failed")
+    r.add_argument("run", type=int, help="workflow_run_id")
+    r.add_argument("--status", required=True, choices=("succeeded", "failed"))
+    r.set_defaults(func=cmd_run_end)
 
     p = sub.add_parser("failures", help="list a run's failed rows with their reasons")
     p.add_argument("table")

@@ -33,6 +33,8 @@ BATCH_SIZE = 1000
 RETRYABLE_SQLSTATES = frozenset({"40P01", "40001", "55P03"})
 RETRIES = 3
 BACKOFF = 0.05  # seconds before the first retry; doubles each time, with jitter
+ALERT_PAGE = 1000  # alerts read per query when catching up
+GAP_WAIT = 300.0  # seconds a watcher waits for an alert id committed out of order
 
 T = TypeVar("T")
 
@@ -128,6 +130,43 @@ class PromotionResult:
         return ordered | self.summary
 
 
+class _AlertCursor:
+    """What a watcher has seen: every id up to ``after``, and ``seen`` above it.
+
+    Identity values are handed out at INSERT and committed in any order, so
+    an id missing below a seen one may still come (a transaction in flight)
+    or never (rolled back): it is waited for ``gap_wait`` seconds.
+    """
+
+    def __init__(self, after: int | None):
+        self.after = after
+        self.seen: set[int] = set()
+        self.gaps: dict[int, float] = {}
+
+    def see(self, alert_id: int) -> bool:
+        if alert_id <= self.after or alert_id in self.seen:
+            return False
+        self.seen.add(alert_id)
+        self.gaps.pop(alert_id, None)
+        return True
+
+    def advance(self, gap_wait: float) -> None:
+        now = time.monotonic()
+        top = max(self.seen, default=self.after)
+        for missing in range(self.after + 1, top):
+            if missing not in self.seen:
+                self.gaps.setdefault(missing, now)
+        while self.after < top:
+            following = self.after + 1
+            if following in self.seen:
+                self.seen.discard(following)
+            elif now - self.gaps.get(following, now) >= gap_wait:
+                del self.gaps[following]
+            else:
+                return
+            self.after = following
+
+
 def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
     iterator = iter(items)
     while batch := list(islice(iterator, size)):
@@ -196,9 +235,26 @@ class StagingClient:
 
     # -- runs and actors -------------------------------------------------
 
-    def start_run(self) -> int:
-        """Create a workflow run (needs INSERT on workflow_runs) and return its id."""
-        return self._scalar("client/start_run.sql", {})
+    def start_run(self, workflow_id: int | None = None) -> int:
+        """Start a run with ``pgstaging.start_run``; return its ``workflow_run_id``.
+
+        For the owner, validators and actors with the ``start`` right. Where
+        the workflow engine owns ``workflow_runs``, use ``register_run``.
+        """
+        return self._scalar("client/start_run.sql", {"workflow_id": workflow_id})
+
+    def register_run(self, workflow_run_id: int, workflow_id: int | None = None) -> int:
+        """Register a run the workflow engine already made (idempotent)."""
+        return self._scalar(
+            "client/register_run.sql",
+            {"workflow_run_id": workflow_run_id, "workflow_id": workflow_id},
+        )
+
+    def end_run(self, workflow_run_id: int, status: str) -> dict[str, Any]:
+        """End a run as ``succeeded`` or ``failed``; return its ``pgstaging.runs`` state."""
+        return self._scalar(
+            "client/end_run.sql", {"workflow_run_id": workflow_run_id, "status": status}
+        )
 
     def register_actor(self, actor_name: str) -> int:
         """Create the actor if missing (needs INSERT on actors); return its id."""
@@ -446,14 +502,84 @@ class StagingClient:
             {"table": table, "staging_id": staging_id, "raw_data": _dumps(raw_data)},
         )
 
-    def alerts(self, timeout: float | None = None) -> Iterator[dict[str, Any]]:
-        """Yield alerts from the ``staging_alerts`` channel as they come.
+    def alerts(
+        self,
+        timeout: float | None = None,
+        *,
+        since: int | None = None,
+        poll: float | None = None,
+        gap_wait: float = GAP_WAIT,
+    ) -> Iterator[dict[str, Any]]:
+        """Yield alerts (rows of ``pgstaging.alerts``) in ``alert_id`` order, none lost.
 
-        Needs an autocommit connection (notifications arrive between transactions).
+        Each is ``{"alert_id", "sent_at", **payload}``. With ``since``, first
+        every alert whose id is greater; without, only new ones. Then it
+        follows: on LISTEN ``staging_alerts`` (each notification wakes a
+        catch-up read of the table), or, with ``poll``, by reading the table
+        every ``poll`` seconds (no LISTEN: for transaction-pooling PgBouncer).
+        A dropped connection (server restart) is re-made until ``timeout``,
+        and the catch-up read finds what was sent meanwhile. Ids commit out of
+        order, so a missing id is waited for up to ``gap_wait`` seconds.
+        Needs SELECT on ``pgstaging.alerts`` (``staging_reader``); the
+        connection is switched to autocommit.
         """
-        self.conn.execute(sqlfiles.query("client/listen.sql"))
-        for notify in self.conn.notifies(timeout=timeout):
-            yield json.loads(notify.payload)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        cursor = _AlertCursor(since)
+        listening = False
+        while True:
+            try:
+                if not self.conn.autocommit:
+                    self.conn.autocommit = True
+                if poll is None and not listening:
+                    self.conn.execute(sqlfiles.query("client/listen.sql"))
+                    listening = True
+                if cursor.after is None:
+                    query = sqlfiles.query("client/last_alert_id.sql")
+                    cursor.after = self.conn.execute(query).fetchone()[0]
+                yield from self._catch_up(cursor, gap_wait)
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return
+                # Wake up now and then while an id is missing, to let it go.
+                wait = left if not cursor.gaps else min(gap_wait, left or gap_wait)
+                if poll is None:
+                    for _ in self.conn.notifies(timeout=wait, stop_after=1):
+                        pass
+                else:
+                    time.sleep(poll if wait is None else min(poll, wait))
+            except psycopg.Error as error:
+                if not self.conn.broken:
+                    raise translate(error) from error
+                listening = False
+                self._reconnect_until(deadline, error)
+
+    def _catch_up(self, cursor: _AlertCursor, gap_wait: float) -> Iterator[dict[str, Any]]:
+        query = sqlfiles.query("client/alerts_since.sql")
+        while True:
+            rows = self.conn.execute(
+                query,
+                {"after": cursor.after, "seen": sorted(cursor.seen), "limit": ALERT_PAGE},
+            ).fetchall()
+            for alert_id, sent_at, payload in rows:
+                if cursor.see(alert_id):
+                    yield {"alert_id": alert_id, "sent_at": sent_at, **payload}
+            cursor.advance(gap_wait)
+            if len(rows) < ALERT_PAGE:
+                return
+
+    def _reconnect_until(self, deadline: float | None, lost: psycopg.Error) -> None:
+        """Reconnect after a lost connection, patiently (a restart takes seconds)."""
+        delay = 0.2
+        while True:
+            try:
+                self._reconnect()
+                return
+            except PgStagingError as error:
+                if deadline is not None and time.monotonic() + delay > deadline:
+                    message = f"lost the connection and could not reconnect: {error}"
+                    raise ConnectionFailed(message) from lost
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
     def failures(self, table: str, workflow_run_id: int) -> list[Failure]:
         return self._rows(

@@ -1,3 +1,2 @@
--- Needs INSERT on workflow_runs: the workflow engine (or the owner) starts runs.
-INSERT INTO workflow_runs DEFAULT VALUES
-RETURNING workflow_run_id
+-- A new run (pgstaging.start_run: the owner, validators, actors with `start`).
+SELECT pgstaging.start_run(%(workflow_id)s) AS workflow_run_id

@@ -88,38 +88,13 @@ BEGIN
     v_result := pgstaging.with_patch_counts(v_spec,
         pgstaging.gated_promotion(v_spec, p_workflow_run_id, v_mode, p_staging_ids, v_details_limit, p_ignore_gate));
 
-    INSERT INTO pgstaging.promotion_log (
-        table_name, workflow_run_id, action, rule_version,
-        promoted_count, duplicate_count, updated_count, failed_count, started_at, duration, interaction_id, gate
-    )
-    VALUES (
-        p_table, p_workflow_run_id, p_action, v_spec.rule_version,
-        (v_result ->> 'promoted_count')::bigint, (v_result ->> 'duplicate_count')::bigint,
-        coalesce((v_result ->> 'updated_count')::bigint, 0), (v_result ->> 'failed_count')::bigint,
-        v_started, clock_timestamp() - v_started, p_interaction_id, v_result -> 'gate'
-    );
+    -- hook(runs): one log row and at most one alert per run, batch mode too;
+    -- the interaction id in both.
+    PERFORM pgstaging.log_promotion(v_spec, p_workflow_run_id, p_action, v_result, v_started, p_staging_ids, p_interaction_id);
 
     -- Fail fast: a run that broke its gate is failed, whatever comes next.
     IF v_result ->> 'status' = 'FAILED' AND p_workflow_run_id IS NOT NULL THEN
-        INSERT INTO pgstaging.runs AS r (workflow_run_id, status, ended_at)
-        VALUES (p_workflow_run_id, 'failed', now())
-        ON CONFLICT (workflow_run_id) DO UPDATE SET status = 'failed', ended_at = coalesce(r.ended_at, now());
-    END IF;
-
-    -- Alert: listeners hear of failures and held runs when the caller commits.
-    IF (v_result ->> 'failed_count')::bigint > 0 OR v_result ? 'gate' THEN
-        PERFORM pgstaging.raise_alert(jsonb_strip_nulls(jsonb_build_object(
-            'table', p_table, 'workflow_run_id', p_workflow_run_id, 'action', p_action,
-            'status', v_result -> 'status',
-            'rule_version', v_spec.rule_version, 'called_by', session_user,
-            'interaction_id', p_interaction_id,
-            'promoted_count', (v_result ->> 'promoted_count')::bigint,
-            'duplicate_count', (v_result ->> 'duplicate_count')::bigint,
-            'updated_count', (v_result ->> 'updated_count')::bigint,
-            'failed_count', (v_result ->> 'failed_count')::bigint,
-            'held_count', (v_result ->> 'held_count')::bigint,
-            'gate', v_result -> 'gate'
-        )));
+        PERFORM pgstaging.mark_run_failed(p_workflow_run_id, jsonb_build_object('table', p_table, 'gate', v_result -> 'gate'));
     END IF;
 
     PERFORM set_config('pgstaging.writer', coalesce(v_writer, ''), true);

@@ -356,6 +356,38 @@ IMMUTABLE
 RETURN 'SET search_path = pg_catalog, pg_temp SET "TimeZone" = ''UTC'' SET "DateStyle" = ''ISO, YMD'''
     || ' SET standard_conforming_strings = on';
 
+-- Replace function p_old by p_new, which has the same name and more
+-- parameters: whoever could call the old one can call the new one, then
+-- the old one is dropped. Nothing to do once it is gone.
+CREATE OR REPLACE FUNCTION pgstaging.replace_function_keeping_grants(p_old text, p_new text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    v_old regprocedure := pg_catalog.to_regprocedure(p_old);
+    v_new regprocedure := p_new::regprocedure;
+    v_grant record;
+BEGIN
+    IF v_old IS NULL THEN
+        RETURN;
+    END IF;
+    FOR v_grant IN
+        SELECT a.grantee, a.is_grantable
+        FROM pg_catalog.pg_proc AS p
+        CROSS JOIN LATERAL pg_catalog.aclexplode(p.proacl) AS a
+        WHERE p.oid = v_old AND a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner
+    LOOP
+        EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION %s TO %s%s', v_new,
+            CASE WHEN v_grant.grantee = 0 THEN 'PUBLIC' ELSE pg_catalog.quote_ident(v_grant.grantee::regrole::text) END,
+            CASE WHEN v_grant.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END);
+    END LOOP;
+    EXECUTE pg_catalog.format('DROP FUNCTION %s', v_old);
+END
+$function$;
+
+REVOKE ALL ON FUNCTION pgstaging.replace_function_keeping_grants(text, text) FROM PUBLIC;
+
 -- The table's entry points, thin and pinned: the logic is in
 -- pgstaging.run_promotion and run_unpromotion. Older signatures go.
 CREATE OR REPLACE FUNCTION pgstaging.create_entry_points(p_schema name, p_table name)
@@ -367,17 +399,8 @@ DECLARE
     v_staging name := p_table || '_staging';
     v_entry record;
     v_old text;
+    v_new text;
 BEGIN
-    FOREACH v_old IN ARRAY ARRAY[
-        format('%I.%I(integer)', p_schema, 'promote_' || v_staging),
-        format('%I.%I(integer, boolean)', p_schema, 'promote_' || v_staging),
-        format('%I.%I(integer)', p_schema, 'retry_' || v_staging),
-        format('%I.%I(integer, text, boolean)', p_schema, 'unpromote_' || v_staging)
-    ] LOOP
-        IF to_regprocedure(v_old) IS NOT NULL THEN
-            PERFORM pgstaging.run_ddl(format('DROP FUNCTION %s', v_old));
-        END IF;
-    END LOOP;
     FOR v_entry IN
         SELECT e.*
         FROM (VALUES
@@ -404,6 +427,16 @@ BEGIN
                                          v_entry.signature));
         PERFORM pgstaging.run_ddl(format('COMMENT ON FUNCTION %I.%I%s IS %L', p_schema, v_entry.prefix || v_staging,
                                          v_entry.signature, format(v_entry.comment, p_table)));
+    END LOOP;
+    -- 0.1.0's signatures: whoever could call them can call the new ones.
+    FOR v_old, v_new IN
+        SELECT format('%I.%I%s', p_schema, o.prefix || v_staging, o.old), format('%I.%I%s', p_schema, o.prefix || v_staging, o.new)
+        FROM (VALUES ('promote_', '(integer)', '(integer, boolean, bigint, boolean)'),
+                     ('promote_', '(integer, boolean)', '(integer, boolean, bigint, boolean)'),
+                     ('retry_', '(integer)', '(integer, bigint, boolean)'),
+                     ('unpromote_', '(integer, text, boolean)', '(integer, text, boolean, bigint)')) AS o (prefix, old, new)
+    LOOP
+        PERFORM pgstaging.replace_function_keeping_grants(v_old, v_new);
     END LOOP;
 END
 $function$;

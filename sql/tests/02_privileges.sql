@@ -48,7 +48,8 @@ VALUES
     ('pgstaging.actor_logins', 'internal'),
     ('pgstaging.actor_rights', 'internal'),
     ('pgstaging.runs', 'internal'),
-    ('pgstaging.alerts', 'internal');
+    ('pgstaging.alerts', 'internal'),
+    ('pgstaging.engine_tables', 'internal');
 
 -- Readers (and validators, through membership) read every column of every
 -- relation; scripts insert the four raw columns of staging tables, read back
@@ -74,6 +75,8 @@ CROSS JOIN roles AS r;
 --   owner      nobody but the owner (installer, engine, triggers)
 --   validator  staging_validator only
 --   roles      the three pgstaging roles, not PUBLIC
+--   starter    staging_script and staging_validator (runs: the function
+--              itself decides which of their logins may)
 CREATE TEMP TABLE expected_functions (sig text PRIMARY KEY, access text NOT NULL);
 INSERT INTO expected_functions VALUES
     ('pgstaging.trim_ws(text)', 'public'),
@@ -124,10 +127,19 @@ INSERT INTO expected_functions VALUES
     ('pgstaging.with_patch_counts(pgstaging.staged_tables,jsonb)', 'owner'),
     ('pgstaging.judge_gate(pgstaging.staged_tables,integer)', 'owner'),
     ('pgstaging.gated_promotion(pgstaging.staged_tables,integer,text,bigint[],integer,boolean)', 'owner'),
+    ('pgstaging.log_promotion(pgstaging.staged_tables,integer,text,jsonb,timestamptz,bigint[],bigint)', 'owner'),
     ('pgstaging.apply_promotion(pgstaging.staged_tables,integer,text,bigint[],integer)', 'owner'),
     ('pgstaging.merge_summaries(jsonb,jsonb,integer)', 'owner'),
     ('pgstaging.remove_promoted_rows(name,bigint[],text,boolean)', 'owner'),
     ('pgstaging.run_unpromotion(name,integer,text,boolean,bigint)', 'owner'),
+    ('pgstaging.replace_function_keeping_grants(text,text)', 'owner'),
+    ('pgstaging.run_group_role(text)', 'owner'),
+    ('pgstaging.check_run_starter(text)', 'owner'),
+    ('pgstaging.workflow_runs_table()', 'owner'),
+    ('pgstaging.mark_run_failed(integer,jsonb)', 'owner'),
+    ('pgstaging.start_run(integer)', 'starter'),
+    ('pgstaging.start_run(integer,integer)', 'starter'),
+    ('pgstaging.end_run(integer,text)', 'starter'),
     ('pgstaging.restage(text,bigint,jsonb)', 'owner'),
     ('pgstaging.grant_staged_table(name)', 'owner'),
     ('pgstaging.create_health_view(name)', 'owner'),
@@ -176,6 +188,7 @@ SELECT e.sig, e.access, p.oid, p.pronamespace::regnamespace::name AS sch, p.pron
            WHEN e.access = 'public' THEN '{EXECUTE}'
            WHEN e.access = 'validator' AND r.rolname = 'staging_validator' THEN '{EXECUTE}'
            WHEN e.access = 'roles' AND r.rolname <> 'public' THEN '{EXECUTE}'
+           WHEN e.access = 'starter' AND r.rolname IN ('staging_script', 'staging_validator') THEN '{EXECUTE}'
            ELSE '{}'
        END::name[] AS privs
 FROM expected_functions AS e
@@ -192,7 +205,7 @@ SELECT plan(
     188
     + (SELECT count(*)::integer * 6 + 4 * count(*) FILTER (WHERE kind <> 'view')::integer FROM expected_relations)
     + (SELECT count(*)::integer * 5 + count(*) FILTER (WHERE access <> 'public')::integer
-              + count(*) FILTER (WHERE access IN ('validator', 'owner'))::integer
+              + count(*) FILTER (WHERE access IN ('validator', 'owner', 'starter'))::integer
        FROM expected_functions)
     + (SELECT count(*)::integer FROM expected_column_privs)
 );
@@ -232,8 +245,8 @@ SELECT set_eq(
 );
 SELECT set_eq(
     $$SELECT oid::regprocedure::text FROM own_functions WHERE prosecdef$$,
-    $$SELECT to_regprocedure(sig)::text FROM expected_functions WHERE access IN ('validator', 'roles')$$,
-    'exactly the entry points, promote_batch and run_exists are SECURITY DEFINER'
+    $$SELECT to_regprocedure(sig)::text FROM expected_functions WHERE access IN ('validator', 'roles', 'starter')$$,
+    'exactly the entry points, promote_batch, run_exists and the run functions are SECURITY DEFINER'
 );
 SELECT is_empty(
     $$SELECT oid::regprocedure FROM own_functions
@@ -443,7 +456,7 @@ SET LOCAL ROLE staging_reader;
 SELECT lives_ok(format('SELECT * FROM %s', rel), 'reader: may read every column of ' || rel)
 FROM expected_relations ORDER BY rel;
 SELECT throws_ok(stmt, '42501', NULL, why) FROM reader_refusals ORDER BY rel, n;
-SELECT throws_ok(stmt, '42501', NULL, 'reader: refused: ' || sig) FROM calls WHERE access IN ('validator', 'owner') ORDER BY sig;
+SELECT throws_ok(stmt, '42501', NULL, 'reader: refused: ' || sig) FROM calls WHERE access IN ('validator', 'owner', 'starter') ORDER BY sig;
 
 RESET ROLE;
 

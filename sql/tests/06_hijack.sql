@@ -147,7 +147,7 @@ CREATE FUNCTION evil.set_config(text, text, boolean) RETURNS text LANGUAGE sql A
 CREATE FUNCTION evil.trim_ws(text) RETURNS text LANGUAGE sql AS $$ SELECT 'HIJACKED' $$;
 CREATE FUNCTION evil.field_error(text, text) RETURNS jsonb LANGUAGE sql AS $$ SELECT '[]'::jsonb $$;
 CREATE FUNCTION evil.qualified_name(regclass) RETURNS text LANGUAGE sql AS $$ SELECT 'pg_temp.postings' $$;
-CREATE FUNCTION evil.run_promotion(name, integer, text, boolean, bigint[]) RETURNS jsonb LANGUAGE sql
+CREATE FUNCTION evil.run_promotion(name, integer, text, boolean, bigint[], bigint) RETURNS jsonb LANGUAGE sql
     AS $$ SELECT '{"status": "HIJACKED"}'::jsonb $$;
 -- Operators: every text equals every other, nothing differs, paths lie.
 CREATE FUNCTION evil.yes(text, text) RETURNS boolean LANGUAGE sql AS $$ SELECT true $$;
@@ -220,7 +220,7 @@ CREATE FUNCTION evil.trim_ws(text) RETURNS text LANGUAGE sql AS $$ SELECT 'HIJAC
 CREATE FUNCTION evil.field_error(text, text) RETURNS jsonb LANGUAGE sql AS $$ SELECT '[]'::jsonb $$;
 CREATE FUNCTION evil.text_value(jsonb) RETURNS text LANGUAGE sql AS $$ SELECT 'HIJACKED' $$;
 CREATE FUNCTION evil.key_value(jsonb) RETURNS text LANGUAGE sql AS $$ SELECT 'HIJACKED' $$;
-CREATE FUNCTION evil.run_promotion(name, integer, text, boolean, bigint[]) RETURNS jsonb LANGUAGE sql
+CREATE FUNCTION evil.run_promotion(name, integer, text, boolean, bigint[], bigint) RETURNS jsonb LANGUAGE sql
     AS $$ SELECT '{"status": "HIJACKED"}'::jsonb $$;
 CREATE TEMP TABLE skill_aliases (skill_alias_id bigint, alias text, canonical text, created_by_staging_id bigint);
 INSERT INTO skill_aliases VALUES (-1, 'js', 'bait', -1);

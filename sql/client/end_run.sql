@@ -1,0 +1,1 @@
+SELECT pgstaging.end_run(%(workflow_run_id)s, %(status)s) AS run
