@@ -410,7 +410,7 @@ def prepare(db, table: str) -> None:
             run_id = owner.start_run()
         with db.client("script_login") as script:
             seeds = [{"job_id": k, "title": "seed"} for k in SEED_POSTINGS]
-            script.stage("postings", run_id, None, seeds)
+            script.stage("postings", run_id, "test_fetcher", seeds)
         with db.client("validator_login") as validator:
             assert validator.promote("postings", run_id).promoted_count == len(SEED_POSTINGS)
 

@@ -30,3 +30,36 @@ REVOKE ALL ON FUNCTION pgstaging.grant_select_all_columns(regclass, name) FROM P
 
 
 REVOKE ALL ON FUNCTION pgstaging.qualified_name(regclass) FROM PUBLIC;
+
+-- GRANT p_role TO p_member where the membership is missing (a repeated
+-- GRANT prints a NOTICE). p_with_set: p_member must be able to SET ROLE to
+-- p_role; on 16+ that is an option of its own (WITH SET TRUE, INHERIT FALSE:
+-- SET ROLE, not the role's rights), before 16 membership gives it.
+CREATE OR REPLACE FUNCTION pgstaging.grant_membership(p_role name, p_member name, p_with_set boolean DEFAULT false)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $function$
+DECLARE
+    v_modern boolean := current_setting('server_version_num')::integer >= 160000;
+    v_has boolean;
+BEGIN
+    IF v_modern AND p_with_set THEN
+        EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members AS m
+                 WHERE m.roleid = $1::regrole AND m.member = $2::regrole AND m.set_option)'
+            INTO v_has USING p_role, p_member;
+    ELSE
+        v_has := EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members AS m
+                         WHERE m.roleid = p_role::regrole AND m.member = p_member::regrole);
+    END IF;
+    IF v_has THEN
+        RETURN;
+    ELSIF v_modern AND p_with_set THEN
+        EXECUTE format('GRANT %I TO %I WITH INHERIT FALSE, SET TRUE', p_role, p_member);
+    ELSE
+        EXECUTE format('GRANT %I TO %I', p_role, p_member);
+    END IF;
+END
+$function$;
+
+REVOKE ALL ON FUNCTION pgstaging.grant_membership(name, name, boolean) FROM PUBLIC;

@@ -85,14 +85,25 @@ $function$;
 
 -- Re-stage a corrected row: a new staged row in the same run, pointing at
 -- the one it supersedes, which stays as it was. Owner only (not granted).
+-- The owner and the steward group role (data stewards fix failed rows):
+-- SECURITY DEFINER, so the new row is written as the owner; session_user
+-- is the real caller.
 CREATE OR REPLACE FUNCTION pgstaging.restage(p_table text, p_staging_id bigint, p_raw_data jsonb)
 RETURNS bigint
 LANGUAGE plpgsql
+SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
     v_new_id bigint;
 BEGIN
+    IF NOT (pg_catalog.pg_has_role(session_user, pgstaging.group_role('steward'), 'MEMBER')
+            OR pg_catalog.pg_has_role(session_user, current_user, 'MEMBER')) THEN
+        RAISE EXCEPTION 'pgstaging: permission denied to restage %', p_table
+            USING ERRCODE = '42501',
+                  DETAIL = pg_catalog.format('%s is neither the owner nor a steward.', session_user),
+                  HINT = pg_catalog.format('Grant %I to this login.', pgstaging.group_role('steward'));
+    END IF;
     EXECUTE format(
         'INSERT INTO %1$s (workflow_run_id, actor_id, interaction_id, raw_data, supersedes_staging_id)'
         ' SELECT s.workflow_run_id, s.actor_id, s.interaction_id, $2, s.staging_id FROM %1$s AS s'

@@ -285,6 +285,7 @@ BEGIN
         v_staging || '_guard_update', v_stage);
     EXECUTE format('CREATE OR REPLACE TRIGGER %I BEFORE DELETE OR TRUNCATE ON %s FOR EACH STATEMENT EXECUTE FUNCTION pgstaging.guard_staging_removal()',
         v_staging || '_guard_removal', v_stage);
+    PERFORM pgstaging.attach_staging_rights(v_stage);  -- hook(access): actors' rights guard and the operation column
 
     -- Production: audit foreign keys (indexed), references, natural key, guard.
     IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = v_prod AND conname = v_table || '_created_by_staging_id_fkey') THEN
