@@ -12,7 +12,7 @@ DECLARE
     v_tables text := 'workflow_runs, actors, pgstaging.staged_tables, pgstaging.installs, '
         'pgstaging.rule_versions, pgstaging.promotion_log, pgstaging.update_preimages, '
         'pgstaging.superseded_verdicts, pgstaging.run_locks, pgstaging.actor_logins, '
-        'pgstaging.actor_rights, pgstaging.runs, pgstaging.alerts, pgstaging.group_roles';
+        'pgstaging.actor_rights, pgstaging.runs, pgstaging.alerts, pgstaging.group_roles, pgstaging.data_migrations';
 BEGIN
     EXECUTE format('GRANT USAGE ON SCHEMA %I, pgstaging TO %I, %I, %I, %I',
         current_schema(), v_script, v_validator, v_reader, v_steward);
@@ -47,7 +47,9 @@ BEGIN
         ('pgstaging.actor_logins'::regclass),
         ('pgstaging.actor_rights'::regclass),
         ('pgstaging.runs'::regclass),
-        ('pgstaging.alerts'::regclass)
+        ('pgstaging.alerts'::regclass),
+        ('pgstaging.group_roles'::regclass),
+        ('pgstaging.data_migrations'::regclass)
     ) AS t (relation);
 
     -- validator: a reader that may also run promotions (granted per table by

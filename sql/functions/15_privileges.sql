@@ -43,10 +43,13 @@ AS $function$
 DECLARE
     v_modern boolean := current_setting('server_version_num')::integer >= 160000;
     v_has boolean;
+    v_set_column name := CASE WHEN v_modern THEN 'set_option' END;
+    v_set_options text := CASE WHEN v_modern THEN 'WITH INHERIT FALSE, SET TRUE' END;
 BEGIN
     IF v_modern AND p_with_set THEN
-        EXECUTE 'SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members AS m
-                 WHERE m.roleid = $1::regrole AND m.member = $2::regrole AND m.set_option)'
+        -- Dynamic: the column, like the GRANT syntax below, is 16+ only.
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members AS m
+                        WHERE m.roleid = $1::regrole AND m.member = $2::regrole AND m.%I)', v_set_column)
             INTO v_has USING p_role, p_member;
     ELSE
         v_has := EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members AS m
@@ -55,7 +58,7 @@ BEGIN
     IF v_has THEN
         RETURN;
     ELSIF v_modern AND p_with_set THEN
-        EXECUTE format('GRANT %I TO %I WITH INHERIT FALSE, SET TRUE', p_role, p_member);
+        EXECUTE format('GRANT %I TO %I %s', p_role, p_member, v_set_options);
     ELSE
         EXECUTE format('GRANT %I TO %I', p_role, p_member);
     END IF;

@@ -174,7 +174,7 @@ $function$;
 
 -- read: column-level SELECT on production (never staging) for the logins
 -- of actors with read on the table, exactly: every bound login first loses
--- what it held. Owners and superusers are left alone.
+-- what it held. Owners, superusers and the group roles are left alone.
 CREATE OR REPLACE FUNCTION pgstaging.apply_actor_reads(p_table text)
 RETURNS void
 LANGUAGE plpgsql
@@ -202,6 +202,7 @@ BEGIN
         JOIN pg_roles AS role ON role.rolname = l.login
         WHERE NOT role.rolsuper
           AND role.oid <> (SELECT c.relowner FROM pg_class AS c WHERE c.oid = v_prod)
+          AND l.login NOT IN (SELECT g.role_name FROM pgstaging.group_roles AS g)
     LOOP
         EXECUTE format('REVOKE SELECT ON TABLE %s FROM %I', v_prod, v_login);
         IF v_columns IS NOT NULL THEN

@@ -98,7 +98,7 @@ DECLARE
 BEGIN
     SELECT c.relname, pg_catalog.pg_get_userbyid(c.relowner) INTO v_relname, v_owner
     FROM pg_catalog.pg_class AS c WHERE c.oid = p_staging;
-    v_table := coalesce((SELECT t.table_name FROM pgstaging.staged_tables AS t WHERE t.staging_table = p_staging),
+    v_table := coalesce((SELECT t.table_name::text FROM pgstaging.staged_tables AS t WHERE t.staging_table = p_staging),
                         pg_catalog.regexp_replace(v_relname, '_staging$', ''));
 
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute AS a
