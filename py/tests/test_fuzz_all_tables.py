@@ -34,6 +34,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pgstaging import StagingClient, install
 from psycopg import sql
+from support import allow_test_actors
 
 EXAMPLE_SPEC = Path(__file__).resolve().parents[2] / "examples" / "specs" / "companies.sql"
 ID_COLUMNS = {
@@ -405,6 +406,7 @@ def prepare(db, table: str) -> None:
     """Companies need the example spec; job skills need postings to reference."""
     if table == "companies":
         assert install(db.owner_url, specs=[EXAMPLE_SPEC]).changed
+        allow_test_actors(db.owner_url)
     if table == "job_skills":
         with db.client() as owner:
             run_id = owner.start_run()

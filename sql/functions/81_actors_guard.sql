@@ -50,6 +50,8 @@ SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
     v_right text := CASE WHEN NEW.operation = 'patch' THEN 'patch' ELSE 'stage' END;
+    v_actors regclass;
+    v_known boolean;
 BEGIN
     IF (SELECT r.rolsuper FROM pg_catalog.pg_roles AS r WHERE r.rolname = current_user)
         OR (SELECT c.relowner FROM pg_catalog.pg_class AS c WHERE c.oid = TG_RELID)
@@ -63,6 +65,19 @@ BEGIN
                                              TG_TABLE_SCHEMA, TG_TABLE_NAME),
                   HINT = pg_catalog.format('The owner runs: SELECT pgstaging.add_actor(''actor'', %L); '
                                            'SELECT pgstaging.allow_actor(''actor'', %L, %L);', current_user, TG_ARGV[0], v_right);
+    END IF;
+    -- An actor that does not exist is the foreign key's to refuse (23503,
+    -- "unknown actor"), after this trigger.
+    SELECT c.confrelid::regclass INTO v_actors
+    FROM pg_catalog.pg_constraint AS c
+    JOIN pg_catalog.pg_attribute AS a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]
+    WHERE c.conrelid = TG_RELID AND c.contype = 'f' AND a.attname = 'actor_id';
+    IF v_actors IS NOT NULL THEN
+        EXECUTE format('SELECT EXISTS (SELECT 1 FROM %s AS a WHERE a.actor_id = $1)', v_actors)
+            INTO v_known USING NEW.actor_id;
+        IF NOT v_known THEN
+            RETURN NEW;
+        END IF;
     END IF;
     IF NOT EXISTS (SELECT 1 FROM pgstaging.actor_logins AS l WHERE l.actor_id = NEW.actor_id AND l.login = current_user) THEN
         RAISE EXCEPTION 'pgstaging: actor % is not bound to login %', NEW.actor_id, current_user
