@@ -149,7 +149,7 @@ def cmd_actor(args: argparse.Namespace) -> int:
             table = None if args.right == "start" else args.table
             client._scalar(
                 f"client/actor_{args.actor_command}.sql",
-                {"actor": args.actor, "table": table, "right": args.right, "fields": fields},
+                {"actor": args.actor, "table": table, "right_name": args.right, "fields": fields},
             )
             _print_json(
                 {

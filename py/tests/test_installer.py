@@ -90,6 +90,9 @@ def assert_catalogs_equal(before: dict, after: dict) -> None:
 
 def stage_and_promote_one(db, key: str) -> dict[str, int]:
     """Prove the install works end to end, as real logins: stage, promote, ledger."""
+    # The test logins join this install's group roles and run its actors.
+    with psycopg.connect(db.admin_url, autocommit=True) as conn:
+        conn.execute(sqlfiles.query("dev/create_test_logins.sql"))
     with db.client() as owner:
         run_id = owner.start_run()
         actor_id = owner.register_actor("installer_test")
@@ -190,8 +193,6 @@ def test_install_into_fresh_database_when_roles_already_exist(empty_db, template
     assert fetch_all(empty_db.admin_url, roles, (names,)) == roles_before
     # The pre-existing logins work here once they run actors: grants are per
     # database, and so are actors' rights.
-    with psycopg.connect(empty_db.admin_url, autocommit=True) as conn:
-        conn.execute(sqlfiles.query("dev/create_test_logins.sql"))
     assert stage_and_promote_one(empty_db, "FRESH-1") == {
         "staged": 1,
         "pending": 0,

@@ -236,7 +236,7 @@ STABLE
 SET search_path = pg_catalog, pg_temp
 RETURN EXISTS (
     SELECT 1 FROM pgstaging.actor_logins AS l
-    JOIN pgstaging.actor_rights AS r ON r.actor_id = l.actor_id
+    INNER JOIN pgstaging.actor_rights AS r ON l.actor_id = r.actor_id
     WHERE l.login = p_login AND r.right_name = 'start'
 ) AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles AS r WHERE r.rolname = p_login)
   AND pg_catalog.pg_has_role(p_login, pgstaging.group_role('script'), 'MEMBER');

@@ -138,7 +138,7 @@ BEGIN
     EXECUTE format($ddl$
         CREATE OR REPLACE TRIGGER %I BEFORE INSERT ON %s FOR EACH ROW
         WHEN (current_user <> %L
-              AND (new.actor_id::text || ':' || new.operation || ':' || current_user) <> ALL (%L::text[]))
+              AND (coalesce(new.actor_id::text, '') || ':' || new.operation || ':' || current_user) <> ALL (%L::text[]))
         EXECUTE FUNCTION pgstaging.refuse_staging_without_right(%L)$ddl$,
         v_relname || '_rights_guard', p_staging, v_owner, v_allowed, v_table);
 END

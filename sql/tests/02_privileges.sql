@@ -244,7 +244,7 @@ SELECT results_eq(
 );
 SELECT is(pgstaging.group_role(k), r.role_name, 'group_role(' || k || ') is this install''s name')
 FROM (VALUES ('script'), ('validator'), ('reader'), ('steward')) AS v (k)
-INNER JOIN pgstaging.group_roles AS r ON r.role_kind = v.k
+INNER JOIN pgstaging.group_roles AS r ON v.k = r.role_kind
 ORDER BY k;
 SELECT throws_ok($$SELECT pgstaging.group_role('janitor')$$, '22023', NULL, 'group_role of an unknown kind is refused');
 SELECT is(pg_catalog.has_function_privilege(:'steward', 'pgstaging.restage(text,bigint,jsonb)', 'EXECUTE'), true,
@@ -382,7 +382,7 @@ SELECT count(*) AS _allowed
 FROM pgstaging.staged_tables AS t, LATERAL (SELECT pgstaging.allow_actor('pgtap_privileges', t.table_name, 'stage')) AS a \gset
 
 -- script ---------------------------------------------------------------------
-SET LOCAL ROLE :"script";
+SELECT set_config('role', :'script', true) AS _role \gset
 
 SELECT lives_ok(
     format($$INSERT INTO %I_staging (workflow_run_id, actor_id, interaction_id, raw_data)
@@ -423,7 +423,7 @@ SELECT throws_ok('CREATE TABLE pgstaging.tap_x (i integer)', '42501', NULL, 'scr
 RESET ROLE;
 
 -- validator ------------------------------------------------------------------
-SET LOCAL ROLE :"validator";
+SELECT set_config('role', :'validator', true) AS _role \gset
 
 SELECT lives_ok(format('SELECT * FROM %I_staging', name), format('validator: may read %s_staging', name))
 FROM staged ORDER BY name;
@@ -437,7 +437,7 @@ SELECT throws_ok($$SELECT pgstaging.register_staged_table('{}')$$, '42501', NULL
 RESET ROLE;
 
 -- reader ---------------------------------------------------------------------
-SET LOCAL ROLE :"reader";
+SELECT set_config('role', :'reader', true) AS _role \gset
 
 SELECT lives_ok(format('SELECT * FROM %s', rel), 'reader: may read every column of ' || rel)
 FROM expected_relations ORDER BY rel;

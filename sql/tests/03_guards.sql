@@ -53,14 +53,14 @@ FROM staged ORDER BY name;
 -- Fixtures: one promoted posting (s1), one pending row in another run (s2).
 INSERT INTO workflow_runs DEFAULT VALUES RETURNING workflow_run_id AS run1 \gset
 INSERT INTO workflow_runs DEFAULT VALUES RETURNING workflow_run_id AS run2 \gset
-SET LOCAL ROLE :"script";
+SELECT set_config('role', :'script', true) AS _role \gset
 INSERT INTO postings_staging (workflow_run_id, interaction_id, raw_data)
 VALUES (:run1, 31, '{"job_id": "GUARD-1", "title": "Guarded"}')
 RETURNING staging_id AS s1 \gset
 INSERT INTO postings_staging (workflow_run_id, interaction_id, raw_data)
 VALUES (:run2, 32, '{"job_id": "GUARD-2", "title": "Pending"}')
 RETURNING staging_id AS s2 \gset
-SET LOCAL ROLE :"validator";
+SELECT set_config('role', :'validator', true) AS _role \gset
 SELECT promote_postings_staging(:run1) AS promote_result \gset
 SELECT coalesce(pg_catalog.current_setting('pgstaging.writer', true), '<unset>') AS writer_after \gset
 RESET ROLE;
@@ -72,14 +72,12 @@ SELECT isnt(:'writer_after'::text, 'on'::text, 'the pgstaging.writer flag does n
 -- Far too broad: the script role gets every privilege on every staged table.
 -- ---------------------------------------------------------------------------
 SELECT format('GRANT ALL ON TABLE %s TO %I', string_agg(format('%I, %I', s.name, s.name || '_staging'), ', '), :'script')
-    AS grant_all
-FROM staged AS s \gset
-:grant_all;
+FROM staged AS s \gexec
 SELECT table_privs_are('public', 'postings', :'script',
                        ARRAY['DELETE', 'INSERT', 'REFERENCES', 'SELECT', 'TRIGGER', 'TRUNCATE', 'UPDATE'],
                        'setup: the script role now holds every privilege on postings');
 
-SET LOCAL ROLE :"script";
+SELECT set_config('role', :'script', true) AS _role \gset
 
 -- Every staged table: production is not writable, verdicts are not
 -- writable, staged rows are not removable, forged rows are refused.
@@ -162,8 +160,8 @@ SET LOCAL pgstaging.writer = 'off'; -- noqa: PRS
 RESET ROLE;
 
 -- The validator, granted too much, is still no writer.
-GRANT ALL ON TABLE postings, postings_staging TO :"validator";
-SET LOCAL ROLE :"validator";
+SELECT format('GRANT ALL ON TABLE postings, postings_staging TO %I', :'validator') \gexec
+SELECT set_config('role', :'validator', true) AS _role \gset
 SET LOCAL pgstaging.writer = 'on'; -- noqa: PRS
 SELECT throws_ok(
     $$INSERT INTO postings (external_job_id, source_website, job_title) VALUES ('FORGED', 'x', 'x')$$,
@@ -191,7 +189,7 @@ SET LOCAL pgstaging.writer = 'off'; -- noqa: PRS
 -- ---------------------------------------------------------------------------
 -- The table owner.
 -- ---------------------------------------------------------------------------
-SET LOCAL ROLE :"owner";
+SELECT set_config('role', :'owner', true) AS _role \gset
 
 -- Without the flag the statement guard refuses even the owner.
 SELECT throws_ok(
