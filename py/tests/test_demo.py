@@ -98,6 +98,5 @@ def test_demo_set_role_fallback_works_on_this_server(db, monkeypatch):
     # The rows were staged as the fetcher's actor, checked against current_user.
     assert fetch_all(
         db.admin_url,
-        "SELECT DISTINCT a.actor_name FROM postings_staging AS s "
-        "JOIN actors AS a USING (actor_id)",
+        "SELECT DISTINCT a.actor_name FROM postings_staging AS s JOIN actors AS a USING (actor_id)",
     ) == [("db_job_fetcher",)]
