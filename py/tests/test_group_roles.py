@@ -20,7 +20,7 @@ from pgstaging import StagingClient, install
 from pgstaging.errors import PermissionDenied, PgStagingError
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
-from support import fetch_all, fetch_one
+from support import fetch_all, fetch_one, run_cli
 
 KINDS = ("script", "validator", "reader", "steward")
 _names = count()
@@ -214,3 +214,12 @@ def test_an_existing_role_without_admin_fails_naming_the_role_and_the_option(
             )
         assert install(empty_db.owner_url, role_prefix=prefix).changed
         assert fetch_one(empty_db.owner_url, "SELECT pgstaging.group_role('reader')") == (role,)
+
+
+def test_the_cli_takes_a_role_prefix(empty_db):
+    prefix = f"cli{os.getpid()}"
+    done = run_cli("install", "--role-prefix", prefix, url=empty_db.owner_url)
+    assert done.returncode == 0, done.stderr
+    assert fetch_all(
+        empty_db.owner_url, "SELECT role_kind, role_name FROM pgstaging.group_roles ORDER BY 1"
+    ) == [(kind, f"{prefix}_{kind}") for kind in sorted(KINDS)]
