@@ -84,7 +84,7 @@ def fetcher_main(get_connection, input_data, jobs):
     return result
 
 
-# -- Step 2: the validator ("Internal Actor (staging_validator)") -----------
+# -- Step 2: the validator ("Internal Actor", the validator group role) ----
 
 
 def validate_record(raw_data):

@@ -41,7 +41,11 @@ def _print_json(value: Any) -> None:
 
 def cmd_install(args: argparse.Namespace) -> int:
     result = install(
-        _conninfo(args), target_schema=args.schema, force=args.force, specs=args.spec or ()
+        _conninfo(args),
+        target_schema=args.schema,
+        force=args.force,
+        specs=args.spec or (),
+        role_prefix=args.role_prefix,
     )
     if result.changed:
         was = f" (upgraded from {result.previous_version})" if result.previous_version else ""
@@ -180,6 +184,54 @@ def cmd_run_end(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_actor(args: argparse.Namespace) -> int:
+    # Owner only: the SQL functions refuse anyone else (exit 5).
+    with StagingClient.connect(_conninfo(args)) as client:
+        if args.actor_command == "add":
+            actor_id = client._scalar(
+                "client/actor_add.sql", {"actor": args.actor, "login": args.login}
+            )
+            _print_json({"actor": args.actor, "actor_id": actor_id, "login": args.login})
+        elif args.actor_command in ("allow", "disallow"):
+            fields = args.fields.split(",") if args.fields else None
+            table = None if args.right == "start" else args.table
+            client._scalar(
+                f"client/actor_{args.actor_command}.sql",
+                {"actor": args.actor, "table": table, "right_name": args.right, "fields": fields},
+            )
+            _print_json(
+                {
+                    args.actor_command: args.right,
+                    "actor": args.actor,
+                    "table": table,
+                    "fields": fields,
+                }
+            )
+        else:
+            for actor in client._scalar("client/actor_list.sql", {}):
+                _print_json(actor)
+    return 0
+
+
+def cmd_restage(args: argparse.Namespace) -> int:
+    if args.file == "-":
+        documents = list(_read_documents(sys.stdin, "<stdin>"))
+    else:
+        try:
+            with open(args.file, encoding="utf-8") as stream:
+                documents = list(_read_documents(stream, args.file))
+        except OSError as error:
+            raise BadInput(f"cannot read {args.file}: {error.strerror}") from error
+    if len(documents) != 1:
+        raise BadInput(f"restage takes exactly one JSON document, got {len(documents)}")
+    with StagingClient.connect(_conninfo(args)) as client:
+        new_id = client.restage(args.table, args.staging_id, documents[0])
+    _print_json(
+        {"status": "SUCCESS", "staging_id": new_id, "supersedes_staging_id": args.staging_id}
+    )
+    return 0
+
+
 def cmd_failures(args: argparse.Namespace) -> int:
     with StagingClient.connect(_conninfo(args)) as client:
         client.require_run(args.run)
@@ -293,6 +345,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="also register your own staged table from this spec file (repeatable)",
     )
+    p.add_argument(
+        "--role-prefix",
+        help="group role names P_script, P_validator, P_reader, P_steward "
+        "(first install only; default staging_<database>)",
+    )
     p.set_defaults(func=cmd_install)
 
     p = sub.add_parser("stage", help="stage JSON lines as raw rows (prints the staging ids)")
@@ -377,6 +434,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", type=int, help="workflow_run_id (default: health of every table)")
     p.add_argument("--json", action="store_true", help="JSON lines instead of a table")
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("actor", help="actors, their logins and rights (owner only)")
+    actor_sub = p.add_subparsers(dest="actor_command", required=True)
+    q = actor_sub.add_parser("add", help="bind an actor (created where missing) to a login")
+    q.add_argument("actor")
+    q.add_argument("login")
+    for verb in ("allow", "disallow"):
+        q = actor_sub.add_parser(verb, help=f"{verb} an actor a right on a staged table")
+        q.add_argument("actor")
+        q.add_argument("right", choices=("stage", "patch", "read", "start"))
+        q.add_argument("table", nargs="?", help="staged table (none for start)")
+        q.add_argument("--fields", help="comma-separated fields (patch, read)")
+    actor_sub.add_parser("list", help="every actor with its logins and rights, as JSON lines")
+    p.set_defaults(func=cmd_actor)
+
+    p = sub.add_parser("restage", help="stage a corrected copy of a row (owner and stewards)")
+    p.add_argument("table")
+    p.add_argument("staging_id", type=int)
+    p.add_argument("file", nargs="?", default="-", help="one JSON document, or - for stdin")
+    p.set_defaults(func=cmd_restage)
     _accept_dsn_after_the_subcommand(sub)
     return parser
 

@@ -33,6 +33,7 @@ def install(
     lock_timeout: str = "10s",
     force: bool = False,
     specs: Sequence[str | Path] = (),
+    role_prefix: str | None = None,
 ) -> InstallResult:
     """Install pgstaging into the database at ``conninfo``.
 
@@ -50,7 +51,7 @@ def install(
             raise PgStagingError(f"cannot read spec {path}: {error.strerror}") from error
     try:
         with psycopg.connect(conninfo) as conn:
-            return _install(conn, target_schema, lock_timeout, force, extra)
+            return _install(conn, target_schema, lock_timeout, force, extra, role_prefix)
     except psycopg.Error as error:
         raise translate(error) from error
 
@@ -61,6 +62,7 @@ def _install(
     lock_timeout: str,
     force: bool,
     extra: list[tuple[str, str]],
+    role_prefix: str | None = None,
 ):
     checksum = sqlfiles.install_checksum(extra)
     version = _version()
@@ -84,6 +86,7 @@ def _install(
         if previous == (version, checksum, target_schema) and not force:
             return InstallResult(version, target_schema, changed=False, previous_version=version)
 
+        cur.execute(sqlfiles.query("install/role_prefix.sql"), {"role_prefix": role_prefix or ""})
         for name in sqlfiles.install_files():
             if name.endswith(".json"):
                 # A JSON Schema file (the spec format): loaded as data.

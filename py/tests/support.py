@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 import psycopg
+from pgstaging import sqlfiles
 
 # -- subprocesses -----------------------------------------------------------
 
@@ -274,3 +275,9 @@ def check_verdicts(
             assert produced == expected_posting(document), document
             seen[key] = row.promoted_to_id
     return counts
+
+
+def allow_test_actors(url: str) -> None:
+    """Give the tests' actors stage and patch on every staged table (after registering one)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(sqlfiles.query("dev/allow_test_actors.sql"))

@@ -339,8 +339,8 @@ def test_an_upgrade_from_0_1_0_signatures_keeps_grants_and_works(db):
     assert fetch_all(
         db.admin_url,
         "SELECT has_function_privilege('nobody_login', p.promote, 'EXECUTE'),"
-        " has_function_privilege('staging_validator', p.retry, 'EXECUTE'),"
-        " has_function_privilege('staging_reader', p.promote, 'EXECUTE')"
+        " has_function_privilege(pgstaging.group_role('validator'), p.retry, 'EXECUTE'),"
+        " has_function_privilege(pgstaging.group_role('reader'), p.promote, 'EXECUTE')"
         " FROM (VALUES"
         "  ('promote_companies_staging(integer, boolean, bigint, boolean)'::regprocedure,"
         "   'retry_companies_staging(integer, bigint, boolean)'::regprocedure))"

@@ -85,3 +85,18 @@ def test_demo_installs_into_an_empty_database(empty_db):
     out = run_demo(empty_db)
     assert "new install" in out
     check_story(empty_db, out)
+
+
+def test_demo_set_role_fallback_works_on_this_server(db, monkeypatch):
+    # As when the logins cannot connect (password auth): the owner acts as
+    # them with SET ROLE, through the membership the demo grants itself
+    # (WITH SET on 16+, plain membership before).
+    monkeypatch.setenv("PGSTAGING_DEMO_SET_ROLE", "1")
+    out = run_demo(db)
+    assert "the fetcher (SET ROLE) staged" in out
+    check_story(db, out)
+    # The rows were staged as the fetcher's actor, checked against current_user.
+    assert fetch_all(
+        db.admin_url,
+        "SELECT DISTINCT a.actor_name FROM postings_staging AS s JOIN actors AS a USING (actor_id)",
+    ) == [("db_job_fetcher",)]

@@ -34,6 +34,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from pgstaging import StagingClient, install
 from psycopg import sql
+from support import allow_test_actors
 
 EXAMPLE_SPEC = Path(__file__).resolve().parents[2] / "examples" / "specs" / "companies.sql"
 ID_COLUMNS = {
@@ -405,12 +406,13 @@ def prepare(db, table: str) -> None:
     """Companies need the example spec; job skills need postings to reference."""
     if table == "companies":
         assert install(db.owner_url, specs=[EXAMPLE_SPEC]).changed
+        allow_test_actors(db.owner_url)
     if table == "job_skills":
         with db.client() as owner:
             run_id = owner.start_run()
         with db.client("script_login") as script:
             seeds = [{"job_id": k, "title": "seed"} for k in SEED_POSTINGS]
-            script.stage("postings", run_id, None, seeds)
+            script.stage("postings", run_id, "test_fetcher", seeds)
         with db.client("validator_login") as validator:
             assert validator.promote("postings", run_id).promoted_count == len(SEED_POSTINGS)
 

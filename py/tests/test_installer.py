@@ -8,9 +8,10 @@ import psycopg
 import pytest
 from pgstaging import PgStagingError, __version__, install, sqlfiles
 from pgstaging.devcluster import OWNER
+from psycopg.conninfo import make_conninfo
 from support import fetch_all, fetch_one, ledger
 
-GROUP_ROLES = ("staging_script", "staging_validator", "staging_reader")
+GROUP_KINDS = ("script", "validator", "reader", "steward")
 
 # Everything pgstaging puts in the catalog, without OIDs: relations, columns,
 # functions, triggers, constraints, indexes, views, schemas, comments, ACLs
@@ -89,6 +90,9 @@ def assert_catalogs_equal(before: dict, after: dict) -> None:
 
 def stage_and_promote_one(db, key: str) -> dict[str, int]:
     """Prove the install works end to end, as real logins: stage, promote, ledger."""
+    # The test logins join this install's group roles and run its actors.
+    with psycopg.connect(db.admin_url, autocommit=True) as conn:
+        conn.execute(sqlfiles.query("dev/create_test_logins.sql"))
     with db.client() as owner:
         run_id = owner.start_run()
         actor_id = owner.register_actor("installer_test")
@@ -171,26 +175,24 @@ def test_changed_scripts_upgrade_and_converge_to_the_same_catalog(db):
     assert install(db.owner_url).changed is False
 
 
-def test_install_into_fresh_database_when_roles_already_exist(empty_db):
-    roles_before = fetch_all(
-        empty_db.admin_url,
-        "SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname LIKE 'staging\\_%' ORDER BY 1",
-    )
-    # The cluster-wide roles come from the template's install; this database has none of it.
-    assert [r[0] for r in roles_before] == sorted(GROUP_ROLES)
+def test_install_into_fresh_database_when_roles_already_exist(empty_db, template_db):
+    # The template's group roles exist; this database has none of pgstaging.
+    prefix = fetch_one(
+        make_conninfo(empty_db.admin_url, dbname=template_db),
+        "SELECT role_prefix FROM pgstaging.group_roles LIMIT 1",
+    )[0]
+    names = sorted(f"{prefix}_{k}" for k in GROUP_KINDS)
+    roles = "SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname = ANY (%s) ORDER BY 1"
+    roles_before = fetch_all(empty_db.admin_url, roles, (names,))
+    assert [r[0] for r in roles_before] == names
     assert fetch_one(empty_db.admin_url, "SELECT to_regnamespace('pgstaging')") == (None,)
 
-    result = install(empty_db.owner_url)
+    result = install(empty_db.owner_url, role_prefix=prefix)
 
     assert result.changed is True and result.previous_version is None
-    assert (
-        fetch_all(
-            empty_db.admin_url,
-            "SELECT rolname, rolcanlogin FROM pg_roles WHERE rolname LIKE 'staging\\_%' ORDER BY 1",
-        )
-        == roles_before
-    )
-    # The pre-existing logins work here at once: grants are per database.
+    assert fetch_all(empty_db.admin_url, roles, (names,)) == roles_before
+    # The pre-existing logins work here once they run actors: grants are per
+    # database, and so are actors' rights.
     assert stage_and_promote_one(empty_db, "FRESH-1") == {
         "staged": 1,
         "pending": 0,

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from pgstaging import install
 from pgstaging.errors import PermissionDenied
+from support import allow_test_actors
 
 EXAMPLE_SPEC = Path(__file__).resolve().parents[2] / "examples" / "specs" / "companies.sql"
 
@@ -203,6 +204,7 @@ def test_update_policy_the_newest_staged_row_of_a_key_wins(db, owner, validator,
     """Within one call, whatever the run or batch: the newest row of a key
     writes production; older ones, and an unchanged newest, are duplicates."""
     install(db.owner_url, specs=[EXAMPLE_SPEC])
+    allow_test_actors(db.owner_url)
     with db.client("script_login") as script:
         first, second, third = owner.start_run(), owner.start_run(), owner.start_run()
         script.stage("companies", first, actor_id, [{"registry": "NW1000", "name": "A"}])
@@ -262,8 +264,8 @@ def test_fifth_table_from_one_spec_file_with_update_policy(db, owner, validator,
     result = install(db.owner_url, specs=[EXAMPLE_SPEC])
     assert result.changed
     assert not install(db.owner_url, specs=[EXAMPLE_SPEC]).changed
-    with db.connect() as conn:
-        conn.execute("GRANT staging_script TO script_login")
+    allow_test_actors(db.owner_url)
+    allow_test_actors(db.owner_url)
     with db.client("script_login") as script:
         first, second = owner.start_run(), owner.start_run()
         script.stage(
@@ -399,9 +401,11 @@ def test_health_shows_backlog_failures_and_unknown_keys(db, script, validator, o
 
 def _register(db, spec):
     with db.connect() as conn:
-        return conn.execute(
+        version = conn.execute(
             "SELECT pgstaging.register_staged_table(%s)", (psycopg.types.json.Jsonb(spec),)
         ).fetchone()[0]
+    allow_test_actors(db.owner_url)
+    return version
 
 
 def test_a_natural_key_that_may_be_null_is_refused(db):
@@ -441,6 +445,7 @@ def test_a_rule_naming_an_unqualified_table_is_refused_at_registration(db):
 
 def test_hostile_offsets_and_huge_numbers_fail_the_row_not_the_call(db, owner, validator, actor_id):
     install(db.owner_url, specs=[EXAMPLE_SPEC])
+    allow_test_actors(db.owner_url)
     run = owner.start_run()
     with db.client("script_login") as script:
         script.stage(
@@ -521,8 +526,7 @@ def test_changing_the_key_to_case_insensitive_rebuilds_it(db, owner, script, val
     spec["fields"][0]["case_insensitive"] = True
     assert _register(db, spec) == 2
     run = owner.start_run()
-    with db.connect() as conn:
-        conn.execute("GRANT staging_script TO script_login")
+    allow_test_actors(db.owner_url)
     script.stage("labels", run, actor_id, [{"label": "Urgent"}, {"label": "URGENT"}])
     result = validator.promote("labels", run).as_json()
     assert (result["promoted_count"], result["duplicate_count"]) == (1, 1)

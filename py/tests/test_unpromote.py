@@ -8,6 +8,7 @@ import psycopg
 import pytest
 from pgstaging import install
 from pgstaging.errors import PermissionDenied
+from support import allow_test_actors
 
 EXAMPLE_SPEC = Path(__file__).resolve().parents[2] / "examples" / "specs" / "companies.sql"
 
@@ -105,6 +106,7 @@ def test_round_trip_skip_policy_gives_production_back_byte_for_byte(
 
 def test_round_trip_update_policy_restores_pre_images(db, owner, validator, actor_id):
     install(db.owner_url, specs=[EXAMPLE_SPEC])
+    allow_test_actors(db.owner_url)
     with db.client("script_login") as script:
         first, second = owner.start_run(), owner.start_run()
         script.stage(
@@ -189,6 +191,7 @@ def test_only_validators_may_unpromote(db, owner, user):
 
 def test_a_run_that_updates_a_row_twice_can_be_undone(db, owner, validator, actor_id):
     install(db.owner_url, specs=[EXAMPLE_SPEC])
+    allow_test_actors(db.owner_url)
     with db.client("script_login") as script:
         first, second = owner.start_run(), owner.start_run()
         script.stage("companies", first, actor_id, [{"registry": "AB1111", "name": "v0"}])
@@ -205,6 +208,7 @@ def test_a_run_that_updates_a_row_twice_can_be_undone(db, owner, validator, acto
 
 def test_undo_after_retry_never_restores_a_stale_pre_image(db, owner, validator, actor_id):
     install(db.owner_url, specs=[EXAMPLE_SPEC])
+    allow_test_actors(db.owner_url)
     with db.client("script_login") as script:
         runs = [owner.start_run() for _ in range(3)]
         for run, name in zip(runs, ("v0", "v1", "v2"), strict=True):

@@ -26,13 +26,18 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from pgstaging import StagingClient, __version__, install
+from conftest import TEMPLATE
+from pgstaging import StagingClient, __version__, install, sqlfiles
 from pgstaging.devcluster import OWNER, _bindir
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from support import fetch_all, fetch_one
 
 EXAMPLE_SPEC = Path(__file__).resolve().parents[2] / "examples" / "specs" / "companies.sql"
+# Both databases use the template's group roles (the test logins are members
+# of them), so their dumps can be compared line by line.
+PREFIX = f"staging_{TEMPLATE}"
+ROLES = {kind: f"{PREFIX}_{kind}" for kind in ("script", "validator", "reader", "steward")}
 _names = count()
 
 
@@ -75,7 +80,7 @@ def blank(admin_server_url: str, template_db: str) -> Iterator[callable]:
 
 
 def install_with_example(target: Blank, **kwargs):
-    return install(target.url(), specs=[EXAMPLE_SPEC], **kwargs)
+    return install(target.url(), specs=[EXAMPLE_SPEC], role_prefix=PREFIX, **kwargs)
 
 
 # -- the same use in both databases ---------------------------------------------
@@ -90,12 +95,14 @@ USER_OBJECTS = [
     "CREATE VIEW my_posting_titles AS SELECT external_job_id, job_title FROM postings",
     "CREATE VIEW my_failing_rows AS SELECT staging_id, errors "
     "FROM pgstaging.postings_staging_judged WHERE errors IS NOT NULL",
-    "GRANT SELECT ON my_posting_titles TO staging_reader",
+    f"GRANT SELECT ON my_posting_titles TO {ROLES['reader']}",
 ]
 
 
 def use(target: Blank) -> None:
     """Stage and promote into every staged table, retry, unpromote; add the user's objects."""
+    with psycopg.connect(target.admin_url, autocommit=True) as conn:
+        conn.execute(sqlfiles.query("dev/create_test_logins.sql"))
     with StagingClient.connect(target.url()) as owner:
         runs = [owner.start_run() for _ in range(3)]
         actor = owner.register_actor("upgrade_fetcher")
@@ -258,9 +265,9 @@ def simulate_older_version(target: Blank) -> None:
             "DROP VIEW pgstaging.skill_aliases_health",
             "COMMENT ON FUNCTION promote_postings_staging(integer, boolean, bigint, boolean)"
             " IS 'old words'",
-            "GRANT SELECT ON postings TO staging_script",  # too wide
+            f"GRANT SELECT ON postings TO {ROLES['script']}",  # too wide
             # too narrow
-            "REVOKE SELECT (validation_errors) ON postings_staging FROM staging_reader",
+            f"REVOKE SELECT (validation_errors) ON postings_staging FROM {ROLES['reader']}",
         ]:
             conn.execute(statement)
 
@@ -311,7 +318,9 @@ def test_fresh_and_upgraded_installs_give_the_same_catalog_and_keep_everything(b
     drifted = schema(upgraded)
     assert drifted != fresh_schema  # the simulation did change the catalog
     assert fetch_one(
-        upgraded.admin_url, "SELECT has_table_privilege('staging_script', 'postings', 'SELECT')"
+        upgraded.admin_url,
+        "SELECT has_table_privilege(%s, 'postings', 'SELECT')",
+        (ROLES["script"],),
     ) == (True,)
     result = install_with_example(upgraded)
     assert result.changed and result.previous_version == "0.0.9"
@@ -328,11 +337,12 @@ def test_fresh_and_upgraded_installs_give_the_same_catalog_and_keep_everything(b
         """SELECT has_column_privilege('nobody_login', 'postings', 'job_title', 'SELECT'),
                   has_column_privilege('nobody_login', 'postings', 'location', 'SELECT'),
                   has_table_privilege('nobody_login', 'pgstaging.promotion_log', 'SELECT'),
-                  has_table_privilege('staging_script', 'postings', 'SELECT'),
-                  has_column_privilege('staging_reader', 'postings_staging',
+                  has_table_privilege(%s, 'postings', 'SELECT'),
+                  has_column_privilege(%s, 'postings_staging',
                                        'validation_errors', 'SELECT'),
                   (SELECT count(*) FROM my_posting_titles),
                   (SELECT count(*) FROM my_failing_rows)""",
+        (ROLES["script"], ROLES["reader"]),
     ) == (True, False, True, False, True, 2, 1)  # U-1, U-3 (U-4 rolled back); U-2
 
     # Both still work: the same new run gives the same answer.
@@ -343,7 +353,7 @@ def test_fresh_and_upgraded_installs_give_the_same_catalog_and_keep_everything(b
             script.stage(
                 "postings",
                 run_id,
-                None,
+                "upgrade_fetcher",
                 [{"job_id": "U-1", "title": "x"}, {"job_id": "N-1", "title": "new"}],
             )
         with StagingClient.connect(target.url("validator_login")) as validator:
@@ -356,7 +366,7 @@ def test_a_changed_spec_still_replaces_its_judged_view(blank):
     # The judged view is replaced in place (so users' views on it survive);
     # a spec that drops a field changes its columns and needs the fallback.
     target = blank()
-    install(target.url())
+    install(target.url(), role_prefix=PREFIX)
     with psycopg.connect(target.url(), autocommit=True) as conn:
         (spec,) = conn.execute(
             "SELECT spec FROM pgstaging.staged_tables WHERE table_name = 'profile_skills'"
@@ -377,11 +387,64 @@ def test_a_changed_spec_still_replaces_its_judged_view(blank):
     assert "proficiency" not in columns and "skill" in columns
     assert fetch_one(
         target.admin_url,
-        "SELECT has_table_privilege('staging_reader', "
-        "'pgstaging.profile_skills_staging_judged', 'SELECT')",
+        "SELECT has_table_privilege(%s, 'pgstaging.profile_skills_staging_judged', 'SELECT')",
+        (ROLES["reader"],),
     ) == (False,)  # column grants only
     assert fetch_one(
         target.admin_url,
-        "SELECT has_column_privilege('staging_reader', "
-        "'pgstaging.profile_skills_staging_judged', 'skill', 'SELECT')",
+        "SELECT has_column_privilege(%s, 'pgstaging.profile_skills_staging_judged', "
+        "'skill', 'SELECT')",
+        (ROLES["reader"],),
     ) == (True,)
+
+
+def test_an_upgrade_of_0_1_0_keeps_its_role_names_and_binds_the_logins_that_staged(blank):
+    """0.1.0 had cluster-wide staging_script/validator/reader, no role table and no actor rights."""
+    target = blank()
+    install(target.url(), role_prefix="staging")
+    with psycopg.connect(target.admin_url, autocommit=True) as conn:
+        for kind in ("script", "validator"):
+            conn.execute(
+                sql.SQL("GRANT {} TO {}").format(
+                    sql.Identifier(f"staging_{kind}"), sql.Identifier(f"{kind}_login")
+                )
+            )
+        conn.execute("SELECT pgstaging.add_actor('upgrade_fetcher', 'script_login')")
+        conn.execute("SELECT pgstaging.allow_actor('upgrade_fetcher', 'postings', 'stage')")
+    with StagingClient.connect(target.url()) as owner:
+        run_id = owner.start_run()
+    with StagingClient.connect(target.url("script_login")) as script:
+        script.stage("postings", run_id, "upgrade_fetcher", [{"job_id": "OLD-1", "title": "x"}])
+    # Back to what 0.1.0 left: no role table, no bindings, no migration record.
+    with psycopg.connect(target.url(), autocommit=True) as conn:
+        conn.execute("DROP TABLE pgstaging.group_roles")
+        conn.execute("DELETE FROM pgstaging.actor_rights")
+        conn.execute("DELETE FROM pgstaging.actor_logins")
+        conn.execute("DELETE FROM pgstaging.data_migrations")
+        conn.execute("UPDATE pgstaging.installs SET version = '0.0.9', checksum = 'old'")
+
+    assert install(target.url()).changed
+    assert fetch_all(
+        target.admin_url, "SELECT role_kind, role_name FROM pgstaging.group_roles ORDER BY 1"
+    ) == [
+        ("reader", "staging_reader"),
+        ("script", "staging_script"),
+        ("steward", "staging_steward"),
+        ("validator", "staging_validator"),
+    ]
+    # The login that staged is bound to its actor, with stage where it staged.
+    assert fetch_all(
+        target.admin_url,
+        """SELECT a.actor_name, l.login, r.table_name, r.right_name
+           FROM pgstaging.actor_logins AS l JOIN actors AS a USING (actor_id)
+           JOIN pgstaging.actor_rights AS r USING (actor_id)""",
+    ) == [("upgrade_fetcher", "script_login", "postings", "stage")]
+    with StagingClient.connect(target.url("script_login")) as script:
+        script.stage("postings", run_id, "upgrade_fetcher", [{"job_id": "OLD-2", "title": "y"}])
+    with StagingClient.connect(target.url("validator_login")) as validator:
+        assert validator.promote("postings", run_id).promoted_count == 2
+    # Once: a binding the owner removes stays removed.
+    with psycopg.connect(target.url(), autocommit=True) as conn:
+        conn.execute("DELETE FROM pgstaging.actor_rights")
+    assert install(target.url(), force=True).changed
+    assert fetch_all(target.admin_url, "SELECT * FROM pgstaging.actor_rights") == []

@@ -297,7 +297,7 @@ BEGIN
     -- Callers need EXECUTE on the table's promote function, as for a run.
     IF NOT has_function_privilege(session_user, v_spec.promote_function, 'EXECUTE') THEN
         RAISE EXCEPTION 'pgstaging: permission denied to promote %', p_table
-            USING ERRCODE = '42501', HINT = 'Grant staging_validator to this login.';
+            USING ERRCODE = '42501', HINT = format('Grant %I to this login.', pgstaging.group_role('validator'));
     END IF;
     EXECUTE format('SELECT array_agg(DISTINCT s.workflow_run_id) FROM %s AS s WHERE s.outcome IS NULL',
                    v_spec.staging_table)

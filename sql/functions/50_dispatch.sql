@@ -116,9 +116,13 @@ RETURN pgstaging.call_staged(p_table, 'unpromote', pg_catalog.jsonb_build_object
 
 -- Re-stage a corrected row: a new staged row in the same run, pointing at
 -- the one it supersedes, which stays as it was. Owner only (not granted).
+-- The owner and the steward group role (data stewards fix failed rows):
+-- SECURITY DEFINER, so the new row is written as the owner; session_user
+-- is the real caller.
 CREATE OR REPLACE FUNCTION pgstaging.restage(p_table text, p_staging_id bigint, p_raw_data jsonb)
 RETURNS bigint
 LANGUAGE plpgsql
+SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
@@ -128,6 +132,13 @@ DECLARE
     v_new_id bigint;
     v_writer text := current_setting('pgstaging.writer', true);
 BEGIN
+    IF NOT (pg_catalog.pg_has_role(session_user, pgstaging.group_role('steward'), 'MEMBER')
+            OR pg_catalog.pg_has_role(session_user, current_user, 'MEMBER')) THEN
+        RAISE EXCEPTION 'pgstaging: permission denied to restage %', p_table
+            USING ERRCODE = '42501',
+                  DETAIL = pg_catalog.format('%s is neither the owner nor a steward.', session_user),
+                  HINT = pg_catalog.format('Grant %I to this login.', pgstaging.group_role('steward'));
+    END IF;
     EXECUTE format('SELECT true, s.outcome FROM %s AS s WHERE s.staging_id = $1 FOR UPDATE', v_staging)
         INTO v_found, v_outcome USING p_staging_id;
     IF v_found IS NULL THEN

@@ -80,6 +80,7 @@ BEGIN
     v_prod := pgstaging.ensure_production_table(v_schema, v_spec, v_fields);
     v_stage := pgstaging.ensure_staging_table(v_schema, v_table);
     PERFORM pgstaging.ensure_staging_guards(v_stage);
+    PERFORM pgstaging.attach_staging_rights(v_stage);
     PERFORM pgstaging.ensure_production_keys(v_prod, v_stage, v_spec, v_fields,
         coalesce(v_old.key_sql, pgstaging.spec_key_sql(v_old.spec)));
 

@@ -24,3 +24,10 @@ CREATE TABLE IF NOT EXISTS pgstaging.actor_rights (
     CONSTRAINT actor_rights_start_has_no_table CHECK ((right_name = 'start') = (table_name IS NULL)),
     CONSTRAINT actor_rights_key UNIQUE NULLS NOT DISTINCT (actor_id, table_name, right_name)
 );
+
+-- One-time data migrations, each recorded so it runs once.
+CREATE TABLE IF NOT EXISTS pgstaging.data_migrations (
+    migration text PRIMARY KEY,
+    applied_by name NOT NULL DEFAULT session_user,
+    applied_at timestamptz NOT NULL DEFAULT now()
+);

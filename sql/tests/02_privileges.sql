@@ -4,7 +4,7 @@
 --
 -- has_*_privilege (which pgTAP uses) reports effective privileges: what a
 -- role holds directly, through PUBLIC and through the roles it inherits.
--- So staging_validator shows staging_reader's SELECTs, and every role shows
+-- So the validator role shows the reader role's SELECTs, and every role shows
 -- what PUBLIC holds.
 --
 -- The plan counts one column_privs_are per column and role: the expected
@@ -14,11 +14,15 @@
 BEGIN;
 -- plan() comes after the allow-list: it counts the tests from it.
 
+-- This install's group role names.
+SELECT pgstaging.group_role('script') AS script, pgstaging.group_role('validator') AS validator,
+       pgstaging.group_role('reader') AS reader, pgstaging.group_role('steward') AS steward \gset
+
 -- ---------------------------------------------------------------------------
 -- The allow-list.
 -- ---------------------------------------------------------------------------
 CREATE TEMP TABLE roles (rolname name PRIMARY KEY);
-INSERT INTO roles VALUES ('staging_script'), ('staging_validator'), ('staging_reader'), ('public');
+INSERT INTO roles VALUES (:'script'), (:'validator'), (:'reader'), ('public');
 
 CREATE TEMP TABLE staged (name text PRIMARY KEY);
 INSERT INTO staged VALUES ('postings'), ('profile_skills'), ('job_skills'), ('skill_aliases');
@@ -45,24 +49,31 @@ VALUES
     ('pgstaging.update_preimages', 'internal'),
     ('pgstaging.run_locks', 'internal'),
     ('pgstaging.superseded_verdicts', 'internal'),
-    ('pgstaging.actor_logins', 'internal'),
-    ('pgstaging.actor_rights', 'internal'),
+    ('pgstaging.actor_logins', 'actor_logins'),
+    ('pgstaging.actor_rights', 'actor_rights'),
+    ('pgstaging.group_roles', 'group_roles'),
+    ('pgstaging.data_migrations', 'internal'),
     ('pgstaging.runs', 'internal'),
     ('pgstaging.alerts', 'internal'),
     ('pgstaging.engine_tables', 'internal');
 
 -- Readers (and validators, through membership) read every column of every
--- relation; scripts insert the four raw columns of staging tables, read back
--- staging_id, resolve actors and read the registry; PUBLIC nothing.
+-- relation; scripts insert the four raw columns and operation of staging
+-- tables, read back staging_id, resolve actors, read the registry, the
+-- group role names and the actor bindings and rights the staging rights
+-- guard reads as them; PUBLIC nothing.
 CREATE TEMP VIEW expected_column_privs AS
 SELECT e.rel, e.kind, a.attname AS col, r.rolname,
        CASE
-           WHEN r.rolname IN ('staging_reader', 'staging_validator') THEN '{SELECT}'
+           WHEN r.rolname IN (:'reader', :'validator') THEN '{SELECT}'
            WHEN r.rolname = 'public' THEN '{}'
            WHEN e.kind = 'staging' AND a.attname IN ('workflow_run_id', 'actor_id', 'interaction_id', 'raw_data', 'operation') THEN '{INSERT}'
            WHEN e.kind = 'staging' AND a.attname = 'staging_id' THEN '{SELECT}'
            WHEN e.kind = 'actors' AND a.attname IN ('actor_id', 'actor_name') THEN '{SELECT}'
            WHEN e.kind = 'registry' THEN '{SELECT}'
+           WHEN e.kind = 'group_roles' THEN '{SELECT}'
+           WHEN e.kind = 'actor_logins' AND a.attname IN ('actor_id', 'login') THEN '{SELECT}'
+           WHEN e.kind = 'actor_rights' AND a.attname IN ('actor_id', 'table_name', 'right_name') THEN '{SELECT}'
            ELSE '{}'
        END::name[] AS privs
 FROM expected_relations AS e
@@ -73,7 +84,8 @@ CROSS JOIN roles AS r;
 --   public     SECURITY INVOKER, PUBLIC keeps EXECUTE: pure helpers, and
 --              entry points whose caller's own grants decide
 --   owner      nobody but the owner (installer, engine, triggers)
---   validator  staging_validator only
+--   validator  the validator group role only
+--   steward    the steward group role only (none of the three below)
 --   roles      the three pgstaging roles, not PUBLIC
 --   starter    staging_script and staging_validator (runs: the function
 --              itself decides which of their logins may)
@@ -140,7 +152,23 @@ INSERT INTO expected_functions VALUES
     ('pgstaging.start_run(integer)', 'starter'),
     ('pgstaging.start_run(integer,integer)', 'starter'),
     ('pgstaging.end_run(integer,text)', 'starter'),
-    ('pgstaging.restage(text,bigint,jsonb)', 'owner'),
+    ('pgstaging.restage(text,bigint,jsonb)', 'steward'),
+    ('pgstaging.group_role(text)', 'public'),
+    ('pgstaging.derive_group_role(text,text)', 'owner'),
+    ('pgstaging.may_administer_role(name)', 'owner'),
+    ('pgstaging.grant_membership(name,name,boolean)', 'owner'),
+    ('pgstaging.spec_fields(text)', 'owner'),
+    ('pgstaging.check_actor_right(text,text,text,text[])', 'owner'),
+    ('pgstaging.add_actor(text,name)', 'owner'),
+    ('pgstaging.allow_actor(text,text,text,text[])', 'owner'),
+    ('pgstaging.disallow_actor(text,text,text,text[])', 'owner'),
+    ('pgstaging.apply_actor_reads(text)', 'owner'),
+    ('pgstaging.apply_actor_rights(text)', 'owner'),
+    ('pgstaging.login_may_start_runs(name)', 'owner'),
+    ('pgstaging.actor_list()', 'owner'),
+    ('pgstaging.fill_staging_actor()', 'owner'),
+    ('pgstaging.refuse_staging_without_right()', 'owner'),
+    ('pgstaging.attach_staging_rights(regclass)', 'owner'),
     ('pgstaging.grant_staged_table(name)', 'owner'),
     ('pgstaging.create_health_view(name)', 'owner'),
     ('pgstaging.register_staged_table(jsonb)', 'owner'),
@@ -186,9 +214,9 @@ SELECT e.sig, e.access, p.oid, p.pronamespace::regnamespace::name AS sch, p.pron
        r.rolname,
        CASE
            WHEN e.access = 'public' THEN '{EXECUTE}'
-           WHEN e.access = 'validator' AND r.rolname = 'staging_validator' THEN '{EXECUTE}'
+           WHEN e.access = 'validator' AND r.rolname = :'validator' THEN '{EXECUTE}'
            WHEN e.access = 'roles' AND r.rolname <> 'public' THEN '{EXECUTE}'
-           WHEN e.access = 'starter' AND r.rolname IN ('staging_script', 'staging_validator') THEN '{EXECUTE}'
+           WHEN e.access = 'starter' AND r.rolname IN (:'script', :'validator') THEN '{EXECUTE}'
            ELSE '{}'
        END::name[] AS privs
 FROM expected_functions AS e
@@ -202,10 +230,10 @@ CROSS JOIN roles AS r;
 -- PUBLIC may call it), a reader's refused call of validator and owner
 -- functions; per column, one check per role.
 SELECT plan(
-    188
+    195
     + (SELECT count(*)::integer * 6 + 4 * count(*) FILTER (WHERE kind <> 'view')::integer FROM expected_relations)
     + (SELECT count(*)::integer * 5 + count(*) FILTER (WHERE access <> 'public')::integer
-              + count(*) FILTER (WHERE access IN ('validator', 'owner', 'starter'))::integer
+              + count(*) FILTER (WHERE access IN ('validator', 'steward', 'owner', 'starter'))::integer
        FROM expected_functions)
     + (SELECT count(*)::integer FROM expected_column_privs)
 );
@@ -245,8 +273,8 @@ SELECT set_eq(
 );
 SELECT set_eq(
     $$SELECT oid::regprocedure::text FROM own_functions WHERE prosecdef$$,
-    $$SELECT to_regprocedure(sig)::text FROM expected_functions WHERE access IN ('validator', 'roles', 'starter')$$,
-    'exactly the entry points, promote_batch, run_exists and the run functions are SECURITY DEFINER'
+    $$SELECT to_regprocedure(sig)::text FROM expected_functions WHERE access IN ('validator', 'steward', 'roles', 'starter')$$,
+    'exactly the entry points, promote_batch, restage, run_exists and the run functions are SECURITY DEFINER'
 );
 SELECT is_empty(
     $$SELECT oid::regprocedure FROM own_functions
@@ -254,23 +282,35 @@ SELECT is_empty(
     'PUBLIC has no EXECUTE on any SECURITY DEFINER function'
 );
 SELECT results_eq(
-    $$SELECT rolname, rolcanlogin, rolsuper, rolcreaterole, rolcreatedb, rolbypassrls, rolinherit
-      FROM pg_catalog.pg_roles
-      WHERE rolname IN ('staging_script', 'staging_validator', 'staging_reader')
-      ORDER BY rolname$$,
-    $$VALUES ('staging_reader'::name, false, false, false, false, false, true),
-             ('staging_script'::name, false, false, false, false, false, true),
-             ('staging_validator'::name, false, false, false, false, false, true)$$,
-    'the three group roles are NOLOGIN with no special attributes'
+    format($$SELECT rolname, rolcanlogin, rolsuper, rolcreaterole, rolcreatedb, rolbypassrls, rolinherit
+             FROM pg_catalog.pg_roles
+             WHERE rolname IN (%L, %L, %L, %L)
+             ORDER BY rolname$$, :'script', :'validator', :'reader', :'steward'),
+    format($$SELECT * FROM (VALUES (%L::name, false, false, false, false, false, true),
+                                   (%L::name, false, false, false, false, false, true),
+                                   (%L::name, false, false, false, false, false, true),
+                                   (%L::name, false, false, false, false, false, true)) AS v ORDER BY 1$$,
+           :'script', :'validator', :'reader', :'steward'),
+    'the four group roles are NOLOGIN with no special attributes'
 );
 SELECT results_eq(
-    $$SELECT m.member::regrole::text, m.roleid::regrole::text
-      FROM pg_catalog.pg_auth_members AS m
-      WHERE m.member IN ('staging_script'::regrole, 'staging_validator'::regrole, 'staging_reader'::regrole)
-      ORDER BY 1, 2$$,
-    $$VALUES ('staging_validator', 'staging_reader')$$,
-    'staging_validator is a member of staging_reader, and that is the only membership'
+    format($$SELECT m.member::regrole::text, m.roleid::regrole::text
+             FROM pg_catalog.pg_auth_members AS m
+             WHERE m.member IN (%L::regrole, %L::regrole, %L::regrole, %L::regrole)
+             ORDER BY 1, 2$$, :'script', :'validator', :'reader', :'steward'),
+    format($$SELECT * FROM (VALUES (%L::regrole::text, %L::regrole::text), (%L::regrole::text, %L::regrole::text)) AS v
+             ORDER BY 1, 2$$, :'steward', :'validator', :'validator', :'reader'),
+    'validator is a member of reader, steward of validator, and those are the only memberships'
 );
+SELECT is(pgstaging.group_role(k), r.role_name, 'group_role(' || k || ') is this install''s name')
+FROM (VALUES ('script'), ('validator'), ('reader'), ('steward')) AS v (k)
+INNER JOIN pgstaging.group_roles AS r ON v.k = r.role_kind
+ORDER BY k;
+SELECT throws_ok($$SELECT pgstaging.group_role('janitor')$$, '22023', NULL, 'group_role of an unknown kind is refused');
+SELECT is(pg_catalog.has_function_privilege(:'steward', 'pgstaging.restage(text,bigint,jsonb)', 'EXECUTE'), true,
+          'steward: may call pgstaging.restage');
+SELECT is(pg_catalog.has_function_privilege(:'steward', 'public.promote_postings_staging(integer,boolean,bigint,boolean)', 'EXECUTE'), true,
+          'steward: may promote, as a validator');
 SELECT is_empty(
     $$SELECT c.oid::regclass, r.rolname
       FROM own_relations AS c CROSS JOIN roles AS r
@@ -395,8 +435,14 @@ INNER JOIN pg_catalog.pg_proc AS p ON p.oid = to_regprocedure(e.sig);
 
 GRANT SELECT ON script_refusals, validator_refusals, reader_refusals, calls, expected_relations, staged TO PUBLIC;
 
--- staging_script ------------------------------------------------------------
-SET LOCAL ROLE staging_script;
+-- The script group role stages as one actor with stage on every table (a
+-- fresh install enforces actor rights; 08_actor_rights tests them).
+SELECT pgstaging.add_actor('pgtap_privileges', :'script') AS tap_actor \gset
+SELECT count(*) AS _allowed
+FROM pgstaging.staged_tables AS t, LATERAL (SELECT pgstaging.allow_actor('pgtap_privileges', t.table_name, 'stage')) AS a \gset
+
+-- script ---------------------------------------------------------------------
+SELECT set_config('role', :'script', true) AS _role \gset
 
 SELECT lives_ok(
     format($$INSERT INTO %I_staging (workflow_run_id, actor_id, interaction_id, raw_data)
@@ -436,8 +482,8 @@ SELECT throws_ok('CREATE TABLE pgstaging.tap_x (i integer)', '42501', NULL, 'scr
 
 RESET ROLE;
 
--- staging_validator ---------------------------------------------------------
-SET LOCAL ROLE staging_validator;
+-- validator ------------------------------------------------------------------
+SELECT set_config('role', :'validator', true) AS _role \gset
 
 SELECT lives_ok(format('SELECT * FROM %I_staging', name), format('validator: may read %s_staging', name))
 FROM staged ORDER BY name;
@@ -450,13 +496,13 @@ SELECT throws_ok($$SELECT pgstaging.register_staged_table('{}')$$, '42501', NULL
 
 RESET ROLE;
 
--- staging_reader ------------------------------------------------------------
-SET LOCAL ROLE staging_reader;
+-- reader ---------------------------------------------------------------------
+SELECT set_config('role', :'reader', true) AS _role \gset
 
 SELECT lives_ok(format('SELECT * FROM %s', rel), 'reader: may read every column of ' || rel)
 FROM expected_relations ORDER BY rel;
 SELECT throws_ok(stmt, '42501', NULL, why) FROM reader_refusals ORDER BY rel, n;
-SELECT throws_ok(stmt, '42501', NULL, 'reader: refused: ' || sig) FROM calls WHERE access IN ('validator', 'owner', 'starter') ORDER BY sig;
+SELECT throws_ok(stmt, '42501', NULL, 'reader: refused: ' || sig) FROM calls WHERE access IN ('validator', 'steward', 'owner', 'starter') ORDER BY sig;
 
 RESET ROLE;
 

@@ -7,6 +7,14 @@ BEGIN;
 SELECT plan(47 + 9 * (SELECT count(*)::integer FROM pgstaging.staged_tables));
 SET LOCAL client_min_messages = warning;  -- TRUNCATE ... CASCADE notices
 
+SELECT pgstaging.group_role('script') AS script, pgstaging.group_role('validator') AS validator,
+       pgstaging.group_role('reader') AS reader \gset
+-- The script group role stages as one actor with stage on every table (a
+-- fresh install enforces actor rights; 08_actor_rights tests them).
+SELECT pgstaging.add_actor('pgtap_guards', :'script') AS tap_actor \gset
+SELECT count(*) AS _allowed
+FROM pgstaging.staged_tables AS t, LATERAL (SELECT pgstaging.allow_actor('pgtap_guards', t.table_name, 'stage')) AS a \gset
+
 CREATE TEMP TABLE staged (name text PRIMARY KEY);
 INSERT INTO staged SELECT table_name FROM pgstaging.staged_tables;
 GRANT SELECT ON staged TO PUBLIC;
@@ -36,7 +44,9 @@ SELECT results_eq(
                     ('%1$s_staging_guard_update', 'pgstaging.guard_pgstaging_writes'),
                     ('%1$s_staging_refuse_forged', 'pgstaging.refuse_forged_staging_row'),
                     ('%1$s_staging_refuse_rewrite', 'pgstaging.refuse_staging_rewrite'),
-                    ('%1$s_staging_restage_owner_only', 'pgstaging.refuse_foreign_restage')$$, name),
+                    ('%1$s_staging_restage_owner_only', 'pgstaging.refuse_foreign_restage'),
+                    ('%1$s_staging_rights_fill', 'pgstaging.fill_staging_actor'),
+                    ('%1$s_staging_rights_guard', 'pgstaging.refuse_staging_without_right')$$, name),
     format('%s and %s_staging carry their guards', name, name)
 )
 FROM staged ORDER BY name;
@@ -44,14 +54,14 @@ FROM staged ORDER BY name;
 -- Fixtures: one promoted posting (s1), one pending row in another run (s2).
 INSERT INTO workflow_runs DEFAULT VALUES RETURNING workflow_run_id AS run1 \gset
 INSERT INTO workflow_runs DEFAULT VALUES RETURNING workflow_run_id AS run2 \gset
-SET LOCAL ROLE staging_script;
+SELECT set_config('role', :'script', true) AS _role \gset
 INSERT INTO postings_staging (workflow_run_id, interaction_id, raw_data)
 VALUES (:run1, 31, '{"job_id": "GUARD-1", "title": "Guarded"}')
 RETURNING staging_id AS s1 \gset
 INSERT INTO postings_staging (workflow_run_id, interaction_id, raw_data)
 VALUES (:run2, 32, '{"job_id": "GUARD-2", "title": "Pending"}')
 RETURNING staging_id AS s2 \gset
-SET LOCAL ROLE staging_validator;
+SELECT set_config('role', :'validator', true) AS _role \gset
 SELECT promote_postings_staging(:run1) AS promote_result \gset
 SELECT coalesce(pg_catalog.current_setting('pgstaging.writer', true), '<unset>') AS writer_after \gset
 RESET ROLE;
@@ -60,20 +70,15 @@ SELECT is((:'promote_result'::jsonb ->> 'promoted_count')::integer, 1, 'fixture:
 SELECT isnt(:'writer_after'::text, 'on'::text, 'the pgstaging.writer flag does not outlive promote_postings_staging');
 
 -- ---------------------------------------------------------------------------
--- Far too broad: staging_script gets every privilege on every staged table.
+-- Far too broad: the script role gets every privilege on every staged table.
 -- ---------------------------------------------------------------------------
-DO $grant$
-BEGIN
-    EXECUTE (SELECT format('GRANT ALL ON TABLE %s TO staging_script',
-                           string_agg(format('%I, %I', s.name, s.name || '_staging'), ', '))
-             FROM staged AS s);
-END
-$grant$;
-SELECT table_privs_are('public', 'postings', 'staging_script',
+SELECT format('GRANT ALL ON TABLE %s TO %I', string_agg(format('%I, %I', s.name, s.name || '_staging'), ', '), :'script')
+FROM staged AS s \gexec
+SELECT table_privs_are('public', 'postings', :'script',
                        ARRAY['DELETE', 'INSERT', 'REFERENCES', 'SELECT', 'TRIGGER', 'TRUNCATE', 'UPDATE'],
-                       'setup: staging_script now holds every privilege on postings');
+                       'setup: the script role now holds every privilege on postings');
 
-SET LOCAL ROLE staging_script;
+SELECT set_config('role', :'script', true) AS _role \gset
 
 -- Every staged table: production is not writable, verdicts are not
 -- writable, staged rows are not removable, forged rows are refused.
@@ -156,8 +161,8 @@ SET LOCAL pgstaging.writer = 'off'; -- noqa: PRS
 RESET ROLE;
 
 -- The validator, granted too much, is still no writer.
-GRANT ALL ON TABLE postings, postings_staging TO staging_validator;
-SET LOCAL ROLE staging_validator;
+SELECT format('GRANT ALL ON TABLE postings, postings_staging TO %I', :'validator') \gexec
+SELECT set_config('role', :'validator', true) AS _role \gset
 SET LOCAL pgstaging.writer = 'on'; -- noqa: PRS
 SELECT throws_ok(
     $$INSERT INTO postings (external_job_id, source_website, job_title) VALUES ('FORGED', 'x', 'x')$$,
@@ -185,7 +190,7 @@ SET LOCAL pgstaging.writer = 'off'; -- noqa: PRS
 -- ---------------------------------------------------------------------------
 -- The table owner.
 -- ---------------------------------------------------------------------------
-SET LOCAL ROLE :"owner";
+SELECT set_config('role', :'owner', true) AS _role \gset
 
 -- Without the flag the statement guard refuses even the owner.
 SELECT throws_ok(
@@ -215,7 +220,7 @@ SELECT throws_ok(
 FROM (VALUES ('raw_data', $$'{"job_id": "GUARD-1", "title": "Rewritten"}'$$),
              ('staging_id', 'DEFAULT'),
              ('workflow_run_id', :run2::text),
-             ('actor_id', '1'),
+             ('actor_id', '0'),
              ('interaction_id', '999'),
              ('supersedes_staging_id', :s2::text),
              ('inserted_by', 'current_user'),

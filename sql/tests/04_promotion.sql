@@ -1,6 +1,6 @@
 -- Promotion semantics: the rules, the summary JSON, duplicates, audit
 -- columns, idempotence and the per-run ledger. Rows are staged by
--- staging_script and promoted by staging_validator, as in production.
+-- the script group role and promoted by the validator role, as in production.
 -- interaction_id labels each staged row; the expected table says what must
 -- become of it.
 BEGIN;
@@ -12,11 +12,18 @@ INSERT INTO workflow_runs DEFAULT VALUES RETURNING workflow_run_id AS run1 \gset
 INSERT INTO workflow_runs DEFAULT VALUES RETURNING workflow_run_id AS run2 \gset
 SELECT max(workflow_run_id) + 1000 AS unknown_run FROM workflow_runs \gset
 INSERT INTO actors (actor_name) VALUES ('pgtap_fetcher') RETURNING actor_id AS actor \gset
+SELECT pgstaging.group_role('script') AS script, pgstaging.group_role('validator') AS validator,
+       pgstaging.group_role('reader') AS reader \gset
+-- The script group role stages as one actor with stage on every table (a
+-- fresh install enforces actor rights; 08_actor_rights tests them).
+SELECT pgstaging.add_actor('pgtap_fetcher', :'script') AS tap_actor \gset
+SELECT count(*) AS _allowed
+FROM pgstaging.staged_tables AS t, LATERAL (SELECT pgstaging.allow_actor('pgtap_fetcher', t.table_name, 'stage')) AS a \gset
 
 -- ---------------------------------------------------------------------------
 -- Staged rows, in staging_id order.
 -- ---------------------------------------------------------------------------
-SET LOCAL ROLE staging_script;
+SELECT set_config('role', :'script', true) AS _role \gset
 INSERT INTO postings_staging (workflow_run_id, actor_id, interaction_id, raw_data)
 VALUES (:run0, :actor, 900, '{"job_id": "EXIST-1", "title": "Existing"}');
 
@@ -171,7 +178,7 @@ GROUP BY batch;
 -- ---------------------------------------------------------------------------
 -- Promote run0 (an existing posting), then run1.
 -- ---------------------------------------------------------------------------
-SET LOCAL ROLE staging_validator;
+SELECT set_config('role', :'validator', true) AS _role \gset
 SELECT promote_postings_staging(:run0) AS r0 \gset
 SELECT promote_postings_staging(:run1) AS r1 \gset
 RESET ROLE;
@@ -307,7 +314,7 @@ SELECT is(
 SELECT jsonb_agg(to_jsonb(s) ORDER BY s.staging_id) AS staging_snapshot FROM postings_staging AS s \gset
 SELECT jsonb_agg(to_jsonb(p) ORDER BY p.posting_id) AS postings_snapshot FROM postings AS p \gset
 
-SET LOCAL ROLE staging_validator;
+SELECT set_config('role', :'validator', true) AS _role \gset
 SELECT promote_postings_staging(:run1) AS again \gset
 SELECT promote_postings_staging(:unknown_run) AS unknown \gset
 SELECT throws_ok('SELECT promote_postings_staging(NULL)', '22004', NULL, 'a NULL run raises 22004');
@@ -363,7 +370,7 @@ SELECT is(
 );
 
 -- Rows staged into run1 after its promotion: pending, then promoted.
-SET LOCAL ROLE staging_script;
+SELECT set_config('role', :'script', true) AS _role \gset
 INSERT INTO postings_staging (workflow_run_id, actor_id, interaction_id, raw_data) VALUES
     (:run1, :actor, 1040, '{"job_id": "E-1", "title": "late"}'),
     (:run1, :actor, 1041, '{"job_id": "A-2", "title": "late duplicate"}');
@@ -375,7 +382,7 @@ SELECT results_eq(
     'ledger run1 with two late rows: 37 staged = 2 pending + 11 + 4 + 20'
 );
 
-SET LOCAL ROLE staging_validator;
+SELECT set_config('role', :'validator', true) AS _role \gset
 SELECT promote_postings_staging(:run2, true) AS r2_dry \gset
 RESET ROLE;
 
@@ -397,7 +404,7 @@ SELECT results_eq(
     'dry run of run2: nothing kept (rows pending, no posting, no log row)'
 );
 
-SET LOCAL ROLE staging_validator;
+SELECT set_config('role', :'validator', true) AS _role \gset
 SELECT promote_postings_staging(:run1) AS late \gset
 SELECT pgstaging.promote('postings', :run2) AS r2 \gset
 SELECT throws_ok(format('SELECT pgstaging.promote(''no_such_table'', %s)', :run2), '42P01', NULL,
@@ -427,7 +434,7 @@ SELECT is(
 
 -- Retry: failed rows are judged again (same rules: same verdicts), and the
 -- verdicts they replace are kept.
-SET LOCAL ROLE staging_validator;
+SELECT set_config('role', :'validator', true) AS _role \gset
 SELECT retry_postings_staging(:run1) AS retried \gset
 RESET ROLE;
 SELECT is(
@@ -446,7 +453,7 @@ SELECT set_eq(
 );
 
 -- Unpromote run2: its posting goes, its staged row is kept as rolled back.
-SET LOCAL ROLE staging_validator;
+SELECT set_config('role', :'validator', true) AS _role \gset
 SELECT unpromote_postings_staging(:run2, 'pgtap') AS unpromoted \gset
 RESET ROLE;
 SELECT results_eq(

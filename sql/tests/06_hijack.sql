@@ -9,6 +9,14 @@
 BEGIN;
 SELECT plan(32);
 
+SELECT pgstaging.group_role('script') AS script, pgstaging.group_role('validator') AS validator,
+       pgstaging.group_role('reader') AS reader \gset
+-- The script group role stages as one actor with stage on every table (a
+-- fresh install enforces actor rights; 08_actor_rights tests them).
+SELECT pgstaging.add_actor('pgtap_hijack', :'script') AS tap_actor \gset
+SELECT count(*) AS _allowed
+FROM pgstaging.staged_tables AS t, LATERAL (SELECT pgstaging.allow_actor('pgtap_hijack', t.table_name, 'stage')) AS a \gset
+
 -- ---------------------------------------------------------------------------
 -- Fixtures: run0 is promoted (existing rows), run1 is what every scenario
 -- promotes.
@@ -16,7 +24,7 @@ SELECT plan(32);
 INSERT INTO workflow_runs DEFAULT VALUES RETURNING workflow_run_id AS run0 \gset
 INSERT INTO workflow_runs DEFAULT VALUES RETURNING workflow_run_id AS run1 \gset
 
-SET LOCAL ROLE staging_script;
+SELECT set_config('role', :'script', true) AS _role \gset
 INSERT INTO postings_staging (workflow_run_id, raw_data) VALUES (:run0, '{"job_id": "EXIST-1", "title": "Existing"}');
 INSERT INTO skill_aliases_staging (workflow_run_id, raw_data) VALUES (:run0, '{"alias": "Golang", "canonical": "Go"}');
 INSERT INTO postings_staging (workflow_run_id, raw_data) VALUES
@@ -36,7 +44,7 @@ INSERT INTO skill_aliases_staging (workflow_run_id, raw_data) VALUES
     (:run1, '{"alias": "  Node   JS ", "canonical": "Node.js"}'),
     (:run1, '{"canonical": "x"}'),
     (:run1, '{"alias": "golang", "canonical": "Go"}');
-SET LOCAL ROLE staging_validator;
+SELECT set_config('role', :'validator', true) AS _role \gset
 SELECT promote_postings_staging(:run0) AS _p0, promote_skill_aliases_staging(:run0) AS _a0 \gset
 RESET ROLE;
 
@@ -58,8 +66,8 @@ SELECT nextval(pg_get_serial_sequence('public.postings', 'posting_id')) AS next_
 -- A schema the caller can write, as in a database that grants CREATE on
 -- some schema to its users.
 CREATE SCHEMA evil;
-GRANT USAGE, CREATE ON SCHEMA evil TO staging_validator;
-GRANT USAGE ON SCHEMA evil TO staging_script;
+SELECT format('GRANT USAGE, CREATE ON SCHEMA evil TO %I', :'validator') \gexec
+SELECT format('GRANT USAGE ON SCHEMA evil TO %I', :'script') \gexec
 
 -- ---------------------------------------------------------------------------
 -- A. Clean.
@@ -67,7 +75,7 @@ GRANT USAGE ON SCHEMA evil TO staging_script;
 SAVEPOINT scenario; -- noqa: PRS
 SELECT setval(pg_get_serial_sequence('public.postings', 'posting_id'), :next_posting, false) AS _s1,
        setval(pg_get_serial_sequence('public.skill_aliases', 'skill_alias_id'), :next_alias, false) AS _s2 \gset
-SET LOCAL ROLE staging_validator;
+SELECT set_config('role', :'validator', true) AS _role \gset
 SELECT public.promote_postings_staging(:run1) AS clean_postings,
        public.promote_skill_aliases_staging(:run1) AS clean_aliases \gset
 RESET ROLE;
@@ -99,7 +107,7 @@ SELECT results_eq(
 SAVEPOINT scenario; -- noqa: PRS
 SELECT setval(pg_get_serial_sequence('public.postings', 'posting_id'), :next_posting, false) AS _s1,
        setval(pg_get_serial_sequence('public.skill_aliases', 'skill_alias_id'), :next_alias, false) AS _s2 \gset
-SET LOCAL ROLE staging_validator;
+SELECT set_config('role', :'validator', true) AS _role \gset
 CREATE TEMP TABLE postings (posting_id bigint, external_job_id text, job_title text, created_by_staging_id bigint,
                             updated_by_staging_id bigint);
 INSERT INTO postings SELECT -g, 'H-' || g, 'bait', -g, NULL FROM generate_series(1, 5) AS g;
@@ -132,7 +140,7 @@ SELECT is(:'b_state'::jsonb, :'clean_state'::jsonb, 'B temp tables: staged verdi
 SAVEPOINT scenario; -- noqa: PRS
 SELECT setval(pg_get_serial_sequence('public.postings', 'posting_id'), :next_posting, false) AS _s1,
        setval(pg_get_serial_sequence('public.skill_aliases', 'skill_alias_id'), :next_alias, false) AS _s2 \gset
-SET LOCAL ROLE staging_validator;
+SELECT set_config('role', :'validator', true) AS _role \gset
 -- Shadows of pg_catalog functions the rules use.
 CREATE FUNCTION evil.btrim(text, text) RETURNS text LANGUAGE sql AS $$ SELECT 'HIJACKED' $$;
 CREATE FUNCTION evil.btrim(text) RETURNS text LANGUAGE sql AS $$ SELECT 'HIJACKED' $$;
@@ -181,7 +189,7 @@ SELECT is(:'c_state'::jsonb, :'clean_state'::jsonb, 'C evil functions and operat
 SAVEPOINT scenario; -- noqa: PRS
 SELECT setval(pg_get_serial_sequence('public.postings', 'posting_id'), :next_posting, false) AS _s1,
        setval(pg_get_serial_sequence('public.skill_aliases', 'skill_alias_id'), :next_alias, false) AS _s2 \gset
-SET LOCAL ROLE staging_validator;
+SELECT set_config('role', :'validator', true) AS _role \gset
 CREATE FUNCTION evil.btrim(text, text) RETURNS text LANGUAGE sql AS $$ SELECT 'HIJACKED' $$;
 CREATE FUNCTION evil.lower(text) RETURNS text LANGUAGE sql AS $$ SELECT 'hijacked' $$;
 CREATE FUNCTION evil.jsonb_typeof(jsonb) RETURNS text LANGUAGE sql AS $$ SELECT 'object' $$;
@@ -215,7 +223,7 @@ SELECT is(:'d_state'::jsonb, :'clean_state'::jsonb, 'D everything at once: verdi
 SAVEPOINT scenario; -- noqa: PRS
 SELECT setval(pg_get_serial_sequence('public.postings', 'posting_id'), :next_posting, false) AS _s1,
        setval(pg_get_serial_sequence('public.skill_aliases', 'skill_alias_id'), :next_alias, false) AS _s2 \gset
-SET LOCAL ROLE staging_validator;
+SELECT set_config('role', :'validator', true) AS _role \gset
 CREATE FUNCTION evil.trim_ws(text) RETURNS text LANGUAGE sql AS $$ SELECT 'HIJACKED' $$;
 CREATE FUNCTION evil.field_error(text, text) RETURNS jsonb LANGUAGE sql AS $$ SELECT '[]'::jsonb $$;
 CREATE FUNCTION evil.text_value(jsonb) RETURNS text LANGUAGE sql AS $$ SELECT 'HIJACKED' $$;
@@ -245,7 +253,7 @@ SELECT is(:'e_state'::jsonb, :'clean_state'::jsonb, 'E hostile search_path: verd
 SAVEPOINT scenario; -- noqa: PRS
 SELECT setval(pg_get_serial_sequence('public.postings', 'posting_id'), :next_posting, false) AS _s1,
        setval(pg_get_serial_sequence('public.skill_aliases', 'skill_alias_id'), :next_alias, false) AS _s2 \gset
-SET LOCAL ROLE staging_validator;
+SELECT set_config('role', :'validator', true) AS _role \gset
 SET LOCAL pgstaging.writer = 'on'; -- noqa: PRS
 SET LOCAL transform_null_equals = on;
 SET LOCAL standard_conforming_strings = off;
@@ -275,7 +283,7 @@ SELECT is(:'f_state'::jsonb, :'clean_state'::jsonb, 'F settings: verdicts, rows 
 SAVEPOINT scenario; -- noqa: PRS
 SELECT setval(pg_get_serial_sequence('public.postings', 'posting_id'), :next_posting, false) AS _s1,
        setval(pg_get_serial_sequence('public.skill_aliases', 'skill_alias_id'), :next_alias, false) AS _s2 \gset
-SET LOCAL ROLE staging_validator;
+SELECT set_config('role', :'validator', true) AS _role \gset
 CREATE FUNCTION evil.staged_function(text, text) RETURNS text LANGUAGE sql AS $$ SELECT 'evil.run_promotion' $$;
 CREATE FUNCTION evil.staged_table(text) RETURNS pgstaging.staged_tables LANGUAGE sql
     AS $$ SELECT NULL::pgstaging.staged_tables $$;
@@ -312,7 +320,7 @@ END
 $$;
 
 SAVEPOINT scenario; -- noqa: PRS
-SET LOCAL ROLE staging_validator;
+SELECT set_config('role', :'validator', true) AS _role \gset
 CREATE FUNCTION evil.current_setting(text, boolean) RETURNS text LANGUAGE sql AS $$ SELECT 'on' $$;
 -- Equal when equal, and any two oids that are not relations are equal.
 CREATE FUNCTION evil.eq_oid(a oid, b oid) RETURNS boolean LANGUAGE sql AS $$
@@ -324,7 +332,7 @@ $$;
 CREATE OPERATOR evil.= (LEFTARG = oid, RIGHTARG = oid, FUNCTION = evil.eq_oid);
 RESET ROLE;
 
-SET LOCAL ROLE staging_script;
+SELECT set_config('role', :'script', true) AS _role \gset
 SET LOCAL pgstaging.writer = 'on'; -- noqa: PRS
 SET LOCAL search_path = evil, pg_catalog, pg_temp, public;
 SELECT current_setting('pgstaging.nothing', true) AS h_probe_setting \gset
@@ -335,8 +343,8 @@ SELECT pg_temp.raised(format('SELECT public.promote_postings_staging(%s)', :run1
 RESET search_path;
 RESET ROLE;
 
-GRANT ALL ON TABLE postings, postings_staging TO staging_script;
-SET LOCAL ROLE staging_script;
+SELECT format('GRANT ALL ON TABLE postings, postings_staging TO %I', :'script') \gexec
+SELECT set_config('role', :'script', true) AS _role \gset
 SET LOCAL search_path = evil, pg_catalog, pg_temp, public;
 SELECT pg_temp.raised($$INSERT INTO public.postings (external_job_id, source_website, job_title, company_name)
                         VALUES ('FORGED', 'x', 'x', 'x')$$) AS h_all_insert \gset

@@ -3,9 +3,11 @@
 BEGIN;
 SELECT plan(22);
 
-CREATE ROLE pgstaging_tap_script LOGIN IN ROLE staging_script;
-CREATE ROLE pgstaging_tap_validator LOGIN IN ROLE staging_validator;
-CREATE ROLE pgstaging_tap_reader LOGIN IN ROLE staging_reader;
+SELECT pgstaging.group_role('script') AS script, pgstaging.group_role('validator') AS validator,
+       pgstaging.group_role('reader') AS reader \gset
+CREATE ROLE pgstaging_tap_script LOGIN IN ROLE :"script";
+CREATE ROLE pgstaging_tap_validator LOGIN IN ROLE :"validator";
+CREATE ROLE pgstaging_tap_reader LOGIN IN ROLE :"reader";
 INSERT INTO workflow_runs DEFAULT VALUES RETURNING workflow_run_id AS engine_run \gset
 INSERT INTO workflow_runs DEFAULT VALUES RETURNING workflow_run_id AS gated_run \gset
 

@@ -1,0 +1,1 @@
+SELECT pgstaging.add_actor(%(actor)s, %(login)s) AS actor_id

@@ -1,0 +1,1 @@
+SELECT pgstaging.disallow_actor(%(actor)s, %(table)s, %(right_name)s, %(fields)s::text []) IS NULL AS done
