@@ -90,7 +90,7 @@ BEGIN
     FROM jsonb_to_recordset(v_runs) AS r (
         workflow_run_id integer, promoted_count bigint, duplicate_count bigint, updated_count bigint, failed_count bigint
     )
-    WHERE r.failed_count > 0 OR (p_workflow_run_id IS NOT NULL AND p_result ? 'gate')
+    WHERE r.failed_count > 0 OR (p_workflow_run_id IS NOT NULL AND (p_result ? 'gate' OR p_result ->> 'status' = 'FAILED'))
     ORDER BY r.workflow_run_id;
 END
 $function$;
