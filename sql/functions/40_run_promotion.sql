@@ -94,6 +94,7 @@ BEGIN
         coalesce((v_result ->> 'updated_count')::bigint, 0), (v_result ->> 'failed_count')::bigint,
         v_started, clock_timestamp() - v_started
     );
+    PERFORM pgstaging.count_call(v_result, p_staging_ids);  -- hook(obs): metrics counters, kept as calls happen
 
     -- Fail fast, alert: listeners hear of failures when the caller commits.
     IF (v_result ->> 'failed_count')::bigint > 0 THEN

@@ -253,6 +253,7 @@ BEGIN
     EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s (supersedes_staging_id)', v_staging || '_supersedes_idx', v_stage);
     -- Pending rows: batch mode and the health view find them without a scan.
     EXECUTE format('CREATE INDEX IF NOT EXISTS %I ON %s (staging_id) WHERE outcome IS NULL', v_staging || '_pending_idx', v_stage);
+    PERFORM pgstaging.ensure_health_indexes(v_stage);  -- hook(obs): health costs the last day, not the history
 
     EXECUTE format($ddl$
         CREATE OR REPLACE TRIGGER %I BEFORE INSERT ON %s FOR EACH ROW
