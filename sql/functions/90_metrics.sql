@@ -70,9 +70,10 @@ DECLARE
     v_log pgstaging.promotion_log;
     v_spec pgstaging.staged_tables;
     v_errors jsonb := '[]';
+    -- In a variable: currval() in the WHERE clause is volatile, so no index scan.
+    v_log_id bigint := currval(pg_get_serial_sequence('pgstaging.promotion_log', 'log_id'));
 BEGIN
-    SELECT l.* INTO STRICT v_log FROM pgstaging.promotion_log AS l
-    WHERE l.log_id = currval(pg_get_serial_sequence('pgstaging.promotion_log', 'log_id'));
+    SELECT l.* INTO STRICT v_log FROM pgstaging.promotion_log AS l WHERE l.log_id = v_log_id;
     SELECT t.* INTO STRICT v_spec FROM pgstaging.staged_tables AS t WHERE t.table_name = v_log.table_name;
     IF v_log.action <> 'unpromote' THEN
         v_errors := pgstaging.call_error_counts(v_spec, v_log.workflow_run_id, p_summary, p_staging_ids);
