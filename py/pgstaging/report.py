@@ -67,11 +67,16 @@ def _fetch(conn: psycopg.Connection, query: sql.Composable, params: dict[str, An
 
 def gather(conn: psycopg.Connection, workflow_run_id: int, table: str | None) -> dict[str, Any]:
     """Everything the page shows, read in one REPEATABLE READ snapshot."""
-    params = {"workflow_run_id": workflow_run_id, "table": table, "limit": ROW_LIMIT}
+    params = {"workflow_run_id": workflow_run_id, "table": table, "row_limit": ROW_LIMIT}
+    # One REPEATABLE READ, read-only snapshot for every part of the page.
+    conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
+    conn.read_only = True
     try:
         with conn.transaction():
-            conn.execute(sqlfiles.query("client/report_snapshot.sql"))
-            ledger = {r["table_name"]: r for r in _fetch(conn, sqlfiles.query("client/report_ledger.sql"), params)}
+            ledger = {
+                r["table_name"]: r
+                for r in _fetch(conn, sqlfiles.query("client/report_ledger.sql"), params)
+            }
             tables = []
             for t in _fetch(conn, sqlfiles.query("client/report_tables.sql"), params):
                 staging = sql.Identifier(t["staging_schema"], t["staging_name"])
@@ -79,7 +84,9 @@ def gather(conn: psycopg.Connection, workflow_run_id: int, table: str | None) ->
                 report = TableReport(t["table_name"], ledger[t["table_name"]])
                 report.failure_groups = _fetch(
                     conn,
-                    sqlfiles.query("client/report_failure_groups.sql").format(staging_table=staging),
+                    sqlfiles.query("client/report_failure_groups.sql").format(
+                        staging_table=staging
+                    ),
                     params,
                 )
                 report.duplicates = _fetch(

@@ -72,12 +72,14 @@ def test_scraped_metrics_match_the_database(db, owner, script, validator, actor_
     for action, calls in fetch_all(
         db.admin_url, "SELECT action, count(*) FROM pgstaging.promotion_log GROUP BY 1"
     ):
-        assert value(samples, "pgstaging_promotions_total", table="postings", action=action) == calls
+        assert (
+            value(samples, "pgstaging_promotions_total", table="postings", action=action) == calls
+        )
     assert value(samples, "pgstaging_promotions_total", table="postings", action="retry") == 1
     logged = fetch_one(
         db.admin_url,
-        "SELECT sum(promoted_count), sum(duplicate_count), sum(failed_count), sum(rolled_back_count)"
-        " FROM pgstaging.promotion_log",
+        "SELECT sum(promoted_count), sum(duplicate_count), sum(failed_count),"
+        " sum(rolled_back_count) FROM pgstaging.promotion_log",
     )
     assert [
         value(samples, "pgstaging_staged_rows_total", table="postings", outcome=o)
@@ -90,20 +92,25 @@ def test_scraped_metrics_match_the_database(db, owner, script, validator, actor_
     errors = database_errors(db.admin_url)
     assert errors == {("title", "missing"): 1, ("title", "too long"): 1, ("job_id", "missing"): 1}
     for (field, error), n in errors.items():
-        got = value(samples, "pgstaging_failed_rows_total", table="postings", field=field, error=error)
+        got = value(
+            samples, "pgstaging_failed_rows_total", table="postings", field=field, error=error
+        )
         assert got == 2 * n
     # The histogram counts promote and retry, not unpromote.
     count = value(samples, "pgstaging_promotion_duration_seconds_count", table="postings")
     assert count == 2
-    assert value(samples, "pgstaging_promotion_duration_seconds_bucket", table="postings", le="+Inf") == 2
+    assert (
+        value(samples, "pgstaging_promotion_duration_seconds_bucket", table="postings", le="+Inf")
+        == 2
+    )
     (seconds,) = fetch_one(
         db.admin_url,
         "SELECT extract(epoch FROM sum(duration))::float8 FROM pgstaging.promotion_log"
         " WHERE action <> 'unpromote'",
     )
-    assert value(samples, "pgstaging_promotion_duration_seconds_sum", table="postings") == pytest.approx(
-        seconds
-    )
+    assert value(
+        samples, "pgstaging_promotion_duration_seconds_sum", table="postings"
+    ) == pytest.approx(seconds)
 
 
 def test_batch_mode_is_counted(db, owner, script, validator, actor_id):
@@ -116,7 +123,16 @@ def test_batch_mode_is_counted(db, owner, script, validator, actor_id):
     )
     assert batches >= 2
     assert value(samples, "pgstaging_promotions_total", table="postings", action="batch") == batches
-    assert value(samples, "pgstaging_failed_rows_total", table="postings", field="job_id", error="missing") == 1
+    assert (
+        value(
+            samples,
+            "pgstaging_failed_rows_total",
+            table="postings",
+            field="job_id",
+            error="missing",
+        )
+        == 1
+    )
     assert value(samples, "pgstaging_staged_rows_total", table="postings", outcome="promoted") == 2
 
 
@@ -124,7 +140,9 @@ def test_parallel_validators_do_not_wait_on_counters(db, owner, script, actor_id
     """Two promotions of different runs, both uncommitted: neither waits on the other's counters."""
     runs = [owner.start_run(), owner.start_run()]
     for n, run in enumerate(runs):
-        script.stage("postings", run, actor_id, [{"job_id": f"P-{n}", "title": "t"}, {"job_id": f"P-{n}"}])
+        script.stage(
+            "postings", run, actor_id, [{"job_id": f"P-{n}", "title": "t"}, {"job_id": f"P-{n}"}]
+        )
     with db.connect("validator_login") as a, db.connect("validator_login") as b:
         a.execute("SELECT promote_postings_staging(%s)", (runs[0],))
         b.execute("SET lock_timeout = '2s'")
@@ -133,7 +151,12 @@ def test_parallel_validators_do_not_wait_on_counters(db, owner, script, actor_id
         b.commit()
     samples = scrape(db.url("reader_login"))
     assert value(samples, "pgstaging_promotions_total", table="postings", action="promote") == 2
-    assert value(samples, "pgstaging_failed_rows_total", table="postings", field="title", error="missing") == 2
+    assert (
+        value(
+            samples, "pgstaging_failed_rows_total", table="postings", field="title", error="missing"
+        )
+        == 2
+    )
     # One of them folded, the other left its deltas: both are counted, once.
     (deltas,) = fetch_one(db.admin_url, "SELECT count(*) FROM pgstaging.metric_deltas")
     assert deltas > 0

@@ -20,7 +20,7 @@ ARGS = [
 ]
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "report.png"
 
-HOSTILE = "<script>window.__pwned = 1</script><img src=x onerror=\"window.__pwned = 2\">"
+HOSTILE = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
 DOCUMENTS = [
     {"job_id": "R-1", "title": "Data Engineer", "location": "Berlin"},
     {"job_id": "R-1", "title": "Data Engineer (again)"},
@@ -30,7 +30,11 @@ DOCUMENTS = [
     {"job_id": "R-4"},
     {"title": "no id", "note": HOSTILE},
     {"job_id": "R-5", "title": "x" * 501},
-    {"job_id": HOSTILE, "title": HOSTILE, "description": {"html": "</pre></td></table><b>bold?</b>"}},
+    {
+        "job_id": HOSTILE,
+        "title": HOSTILE,
+        "description": {"html": "</pre></td></table><b>bold?</b>"},
+    },
 ]
 
 pytestmark = pytest.mark.skipif(
@@ -82,21 +86,28 @@ def test_report_renders_the_run(db, owner, script, validator, actor_id, tmp_path
     # Failure groups and the chart: one bar per (field, error), with the database's counts.
     groups = fetch_all(
         db.admin_url,
-        "SELECT e ->> 'field', e ->> 'error', count(DISTINCT s.staging_id) FROM postings_staging AS s,"
-        " jsonb_array_elements(s.validation_errors) AS e WHERE s.workflow_run_id = %s"
+        "SELECT e ->> 'field', e ->> 'error', count(DISTINCT s.staging_id)"
+        " FROM postings_staging AS s, jsonb_array_elements(s.validation_errors) AS e"
+        " WHERE s.workflow_run_id = %s"
         " AND s.outcome = 'failed' GROUP BY 1, 2",
         (run,),
     )
     shown = {
-        (g.get_attribute("data-field"), g.get_attribute("data-error")): int(g.get_attribute("data-count"))
+        (g.get_attribute("data-field"), g.get_attribute("data-error")): int(
+            g.get_attribute("data-count")
+        )
         for g in page.locator("[data-testid=group]").all()
     }
     assert shown == {(f, e): n for f, e, n in groups}
     bars = page.locator("[data-testid=chart-postings] text[data-count]").all()
-    assert sorted(int(b.text_content().replace(",", "")) for b in bars) == sorted(n for _, _, n in groups)
+    assert sorted(int(b.text_content().replace(",", "")) for b in bars) == sorted(
+        n for _, _, n in groups
+    )
 
     # Duplicates point at the production rows they duplicate.
-    (posting_id,) = fetch_one(db.admin_url, "SELECT posting_id FROM postings WHERE external_job_id = 'R-1'")
+    (posting_id,) = fetch_one(
+        db.admin_url, "SELECT posting_id FROM postings WHERE external_job_id = 'R-1'"
+    )
     duplicates = page.locator("[data-testid=duplicates-postings]").inner_text()
     assert str(posting_id) in duplicates and "Data Engineer (again)" in duplicates
 
@@ -125,7 +136,14 @@ def test_report_of_one_table(db, owner, script, validator, actor_id, tmp_path, b
     validator.promote("postings", run)
     output = tmp_path / "one.html"
     done = run_cli(
-        "report", "--run", str(run), "--table", "postings", "-o", str(output), url=db.url("reader_login")
+        "report",
+        "--run",
+        str(run),
+        "--table",
+        "postings",
+        "-o",
+        str(output),
+        url=db.url("reader_login"),
     )
     assert done.returncode == 0, done.stderr
     page, errors, requests = open_report(browser, output)
@@ -136,11 +154,19 @@ def test_report_of_one_table(db, owner, script, validator, actor_id, tmp_path, b
 
 
 def test_report_refuses_unknown_runs_and_tables(db, owner, tmp_path):
-    done = run_cli("report", "--run", "999999", "-o", str(tmp_path / "x.html"), url=db.url("reader_login"))
+    done = run_cli(
+        "report", "--run", "999999", "-o", str(tmp_path / "x.html"), url=db.url("reader_login")
+    )
     assert done.returncode == 4, done.stderr
     run = owner.start_run()
     done = run_cli(
-        "report", "--run", str(run), "--table", "nope", "-o", str(tmp_path / "x.html"),
+        "report",
+        "--run",
+        str(run),
+        "--table",
+        "nope",
+        "-o",
+        str(tmp_path / "x.html"),
         url=db.url("reader_login"),
     )
     assert done.returncode == 4, done.stderr

@@ -93,9 +93,10 @@ CREATE OR REPLACE FUNCTION pgstaging.add_call_deltas(
     p_cascaded jsonb
 )
 RETURNS void
-LANGUAGE sql
+LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
-BEGIN ATOMIC
+AS $function$
+BEGIN
     INSERT INTO pgstaging.metric_deltas (name, labels, value)
     SELECT d.name, d.labels, d.value
     FROM (
@@ -145,7 +146,8 @@ BEGIN ATOMIC
         ) AS e
         GROUP BY e.field, e.error
     ) AS d;
-END;
+END
+$function$;
 
 -- Fold committed deltas into the totals, unless another session is folding
 -- (SKIP LOCKED: never wait) or this transaction is not READ COMMITTED (a
@@ -159,11 +161,11 @@ DECLARE
     v_folded bigint;
 BEGIN
     IF current_setting('transaction_isolation') <> 'read committed' THEN
-        RETURN 0;
+        RETURN 0::bigint;
     END IF;
     PERFORM 1 FROM pgstaging.metric_fold_lock AS l FOR UPDATE SKIP LOCKED;
     IF NOT FOUND THEN
-        RETURN 0;
+        RETURN 0::bigint;
     END IF;
     WITH gone AS (
         DELETE FROM pgstaging.metric_deltas AS d RETURNING d.name, d.labels, d.value
