@@ -87,9 +87,13 @@ class History:
         with psycopg.connect(self.reader_url) as conn:
             return conn.execute(query("history_health.sql")).fetchall()
 
-    def _health_buffers(self) -> int:
+    def _buffers(self, name: str) -> int:
+        """Shared buffers hit or read by one EXPLAIN (ANALYZE, BUFFERS) of bench/<name>."""
         with psycopg.connect(self.reader_url) as conn:
-            (plan,) = conn.execute(query("history_explain.sql")).fetchone()
+            try:
+                (plan,) = conn.execute(query(name)).fetchone()
+            except psycopg.errors.UndefinedFunction:  # measuring a tree without metrics
+                return 0
         top = (plan[0] if isinstance(plan, list) else json.loads(plan)[0])["Plan"]
         return int(top.get("Shared Hit Blocks", 0)) + int(top.get("Shared Read Blocks", 0))
 
@@ -121,9 +125,10 @@ class History:
             "history": size,
             "log_rows": log_rows,
             "health": self._repeat(self._health),
-            "health_buffers": self._health_buffers(),
+            "health_buffers": self._buffers("history_explain.sql"),
             "status": self._repeat(self._status),
             "metrics": self._repeat(self._metrics),
+            "metrics_buffers": self._buffers("history_explain_metrics.sql"),
             "health_result": [list(map(str, r[:4])) for r in health_rows],
         }
         run = self._stage(f"hist{size}", self.call_rows)
@@ -136,7 +141,8 @@ class History:
         row["batch"] = self._call(lambda c: c.promote_batch("postings", self.call_rows))
         self.log(
             "history {history:,}: health {health:.3f} s ({health_buffers} buffers), "
-            "status {status:.3f} s, metrics {metrics:.4f} s, promote {promote:.3f} s, "
+            "status {status:.3f} s, metrics {metrics:.4f} s ({metrics_buffers} buffers), "
+            "promote {promote:.3f} s, "
             "retry {retry:.3f} s, unpromote {unpromote:.3f} s, batch {batch:.3f} s".format(**row)
         )
         return row
@@ -153,15 +159,16 @@ class History:
 
 def markdown(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| history rows | log rows | `health()` | buffers | `status` (CLI) | `metrics()` "
+        "| history rows | log rows | `health()` | buffers | `status` (CLI) | `metrics()` | buffers "
         "| promote 1,000 | retry | unpromote | batch claim 1,000 |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r['history']:,} | {r['log_rows']:,} | {r['health'] * 1000:.0f} ms "
             f"| {r['health_buffers']:,} | {r['status'] * 1000:.0f} ms "
-            f"| {r['metrics'] * 1000:.1f} ms | {r['promote'] * 1000:.0f} ms "
+            f"| {r['metrics'] * 1000:.1f} ms | {r['metrics_buffers']:,} "
+            f"| {r['promote'] * 1000:.0f} ms "
             f"| {r['retry'] * 1000:.0f} ms | {r['unpromote'] * 1000:.0f} ms "
             f"| {r['batch'] * 1000:.0f} ms |"
         )
