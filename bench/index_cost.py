@@ -11,8 +11,20 @@ import statistics
 import sys
 
 import pgstaging
-from common import create_logins, documents, execute, login_url, timed, urls
+import psycopg
+from common import create_logins, documents, execute, login_url, query, timed, urls
 from pgstaging.client import StagingClient
+
+
+def wal(url: str) -> str:
+    with psycopg.connect(url, autocommit=True) as conn:
+        return conn.execute(query("wal_lsn.sql")).fetchone()[0]
+
+
+def wal_bytes(url: str, before: str, after: str) -> int:
+    with psycopg.connect(url, autocommit=True) as conn:
+        params = {"before": before, "after": after}
+        return conn.execute(query("wal_diff.sql"), params).fetchone()[0]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,7 +41,8 @@ def main(argv: list[str] | None = None) -> int:
     with StagingClient.connect(owner_url) as client:
         actor = client.register_actor("bench_fetcher")
     times: dict[str, dict[str, list[float]]] = {
-        v: {"copy": [], "promote": []} for v in ("with", "without")
+        v: {"copy": [], "promote": [], "copy_wal": [], "promote_wal": []}
+        for v in ("with", "without")
     }
     for repeat in range(args.repeats):
         order = ("with", "without") if repeat % 2 == 0 else ("without", "with")
@@ -43,26 +56,38 @@ def main(argv: list[str] | None = None) -> int:
                 run = client.start_run()
             execute(owner_url, "history_vacuum.sql")
             execute(admin_url, "checkpoint.sql")
+            before = wal(owner_url)
             with StagingClient.connect(script_url) as script, timed() as t:
                 script.stage_copy("postings", run, actor, docs)
             times[variant]["copy"].append(t.seconds)
+            times[variant]["copy_wal"].append(wal_bytes(owner_url, before, wal(owner_url)))
             execute(owner_url, "history_vacuum.sql")
             execute(admin_url, "checkpoint.sql")
+            before = wal(owner_url)
             with StagingClient.connect(validator_url) as validator, timed() as t:
                 validator.promote("postings", run)
             times[variant]["promote"].append(t.seconds)
+            times[variant]["promote_wal"].append(wal_bytes(owner_url, before, wal(owner_url)))
             print(
                 f"bench: {variant}: copy {times[variant]['copy'][-1]:.2f} s, "
                 f"promote {times[variant]['promote'][-1]:.2f} s",
                 file=sys.stderr,
                 flush=True,
             )
-    print(f"| health indexes | COPY {args.rows:,} rows | promote {args.rows:,} rows |")
-    print("|---|---|---|")
+    print(
+        f"| health indexes | COPY {args.rows:,} rows | its WAL "
+        f"| promote {args.rows:,} rows | its WAL | runs (COPY/promote s) |"
+    )
+    print("|---|---|---|---|---|---|")
     for variant, t in times.items():
         copy, promote = statistics.median(t["copy"]), statistics.median(t["promote"])
+        copy_wal = statistics.median(t["copy_wal"]) / 2**20
+        promote_wal = statistics.median(t["promote_wal"]) / 2**20
         runs = ", ".join(f"{c:.2f}/{p:.2f}" for c, p in zip(t["copy"], t["promote"], strict=True))
-        print(f"| {variant} | {copy:.2f} s | {promote:.2f} s | runs: {runs}")
+        print(
+            f"| {variant} | {copy:.2f} s | {copy_wal:.1f} MiB | {promote:.2f} s "
+            f"| {promote_wal:.1f} MiB | {runs} |"
+        )
     return 0
 
 
