@@ -182,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--drop-health-indexes", action="store_true", help="measure without them (the before)"
     )
+    parser.add_argument(
+        "--promoted-to-index", action="store_true", help="what-if: index staging.promoted_to_id"
+    )
     args = parser.parse_args(argv)
     import pgstaging
     from common import create_logins
@@ -198,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.drop_health_indexes:
         execute(owner_url, "history_drop_indexes.sql")
+    if args.promoted_to_index:
+        execute(owner_url, "history_promoted_to_index.sql")
     history = History(owner_url, admin_url, actor_id, args.smoke, log)
     if args.sizes:
         history.sizes = tuple(int(s) for s in args.sizes.split(","))
