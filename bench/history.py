@@ -124,6 +124,7 @@ class History:
         row: dict[str, Any] = {
             "history": size,
             "log_rows": log_rows,
+            "call_rows": self.call_rows,
             "health": self._repeat(self._health),
             "health_buffers": self._buffers("history_explain.sql"),
             "status": self._repeat(self._status),
@@ -158,9 +159,10 @@ class History:
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
+    n = f"{rows[0]['call_rows']:,}" if rows else ""
     lines = [
         "| history rows | log rows | `health()` | buffers | `status` (CLI) | `metrics()` | buffers "
-        "| promote 1,000 | retry | unpromote | batch claim 1,000 |",
+        f"| promote {n} | retry | unpromote | batch claim {n} |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:

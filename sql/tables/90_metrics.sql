@@ -23,3 +23,8 @@ CREATE TABLE IF NOT EXISTS pgstaging.metric_fold_lock (
     singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
     seeded_at timestamptz NOT NULL DEFAULT now()
 );
+
+-- Every fold deletes the deltas and updates the totals: vacuum both after a
+-- few hundred dead rows, not a fifth of the table, so scrapes stay small.
+ALTER TABLE pgstaging.metric_deltas SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 500);
+ALTER TABLE pgstaging.metric_totals SET (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 500);
