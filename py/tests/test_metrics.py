@@ -177,3 +177,62 @@ def test_metrics_cli_prints_the_text_format(db, owner, script, validator, actor_
 def test_scripts_may_not_read_metrics(db):
     with db.connect("script_login") as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute("SELECT * FROM pgstaging.metrics()")
+
+
+def test_failures_past_the_details_cap_are_counted(db, owner, script, validator, actor_id):
+    """10,003 failures: the summary lists 10,000; the rest are counted from staging."""
+    run = owner.start_run()
+    script.stage("postings", run, actor_id, [{"job_id": f"T-{i}"} for i in range(10_003)])
+    result = validator.promote("postings", run).as_json()
+    assert result["failed_count"] == 10_003 and result.get("details_truncated") is True
+    samples = scrape(db.url("reader_login"))
+    got = value(
+        samples, "pgstaging_failed_rows_total", table="postings", field="title", error="missing"
+    )
+    assert got == 10_003
+
+
+def test_error_counts_from_the_summary_and_bounded_labels(db):
+    """A summary's error_counts key is used as given; unknown fields become _other."""
+    counts = (
+        '[{"field": "title", "error": "missing", "count": 2},'
+        ' {"field": "no such key", "error": "missing", "count": 5},'
+        f' {{"field": "title", "error": "{"e" * 300}", "count": 1}}]'
+    )
+    with db.connect() as conn:
+        conn.execute(
+            "INSERT INTO pgstaging.promotion_log (table_name, action, failed_count, started_at,"
+            " duration) VALUES ('postings', 'promote', 8, now(), '10 ms')"
+        )
+        conn.execute(
+            "SELECT pgstaging.count_call(jsonb_build_object('failed_count', 8, 'error_counts',"
+            " %s::jsonb))",
+            (counts,),
+        )
+    samples = scrape(db.url("reader_login"))
+    assert (
+        value(
+            samples, "pgstaging_failed_rows_total", table="postings", field="title", error="missing"
+        )
+        == 2
+    )
+    assert (
+        value(
+            samples,
+            "pgstaging_failed_rows_total",
+            table="postings",
+            field="_other",
+            error="missing",
+        )
+        == 5
+    )
+    assert (
+        value(
+            samples, "pgstaging_failed_rows_total", table="postings", field="title", error="e" * 100
+        )
+        == 1
+    )
+    assert (
+        value(samples, "pgstaging_promotion_duration_seconds_bucket", table="postings", le="0.01")
+        == 1
+    )
