@@ -4,9 +4,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PG_VERSION ?= 15
-# Debian packages the tests need: server (initdb, pg_ctl), pgTAP, pg_prove, plpgsql_check.
+# Debian packages the tests need: server (initdb, pg_ctl), pgTAP, pg_prove, plpgsql_check,
+# and chromium for the run report's browser tests (Playwright never downloads one).
 DEBIAN_PACKAGES := postgresql-$(PG_VERSION) postgresql-$(PG_VERSION)-pgtap \
-	libtap-parser-sourcehandler-pgtap-perl postgresql-$(PG_VERSION)-plpgsql-check
+	libtap-parser-sourcehandler-pgtap-perl postgresql-$(PG_VERSION)-plpgsql-check chromium
 
 .PHONY: help demo test test-in-cluster install lint bench bench-smoke bench-profile venv system-deps clean golden
 

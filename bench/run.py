@@ -38,6 +38,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import design
+import history
 import pgstaging
 import psycopg
 import report
@@ -116,6 +117,7 @@ class Bench:
         self.scale: dict[str, dict[int, Measurement]] = {"promote": {}, "floor": {}}
         self.memory: list[dict[str, Any]] = []
         self.actor_id = 0
+        self.history: list[dict[str, Any]] = []
 
     # -- plumbing --------------------------------------------------------
 
@@ -411,6 +413,10 @@ class Bench:
         self.fresh_runs()
         self.log("memory")
         self.memory_runs()
+        self.log("history: health, status, metrics and promotion as history grows")
+        self.history = history.History(
+            self.owner_url, self.admin_url, self.actor_id, self.smoke, self.log
+        ).run()
         return self.results()
 
     def results(self) -> dict[str, Any]:
@@ -438,6 +444,7 @@ class Bench:
                 for kind, by_rows in self.scale.items()
             },
             "memory": self.memory,
+            "history": self.history,
         }
 
 
@@ -467,7 +474,7 @@ def main(argv: list[str] | None = None) -> int:
     results = bench.run()
     results["targets"] = report.targets(results)
     RESULTS_DIR.mkdir(exist_ok=True)
-    text = report.markdown(results)
+    text = report.markdown(results) + "\n\n" + history.markdown(results["history"])
     print(text)
     (RESULTS_DIR / "results.md").write_text(text + "\n", encoding="utf-8")
     (RESULTS_DIR / "results.json").write_text(json.dumps(results, indent=2) + "\n", "utf-8")

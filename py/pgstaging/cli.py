@@ -325,6 +325,43 @@ def cmd_spec(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_metrics(args: argparse.Namespace) -> int:
+    """pgstaging.metrics() in the Prometheus text format."""
+    from pgstaging.metrics import exposition, fetch
+
+    sys.stdout.write(exposition(fetch(_conninfo(args))).decode("utf-8"))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Serve /metrics and /healthz until interrupted."""
+    from pgstaging.metrics import fetch, make_server
+
+    fetch(_conninfo(args))  # fail at once (exit code) if the database is unreachable
+    server = make_server(_conninfo(args), args.host, args.port)
+    host, port = server.server_address[:2]
+    print(f"pgstaging: serving http://{host}:{port}/metrics and /healthz", file=sys.stderr)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """One self-contained HTML page about a run."""
+    from pgstaging.report import write_report
+
+    with StagingClient.connect(_conninfo(args)) as client:
+        client.require_run(args.run)
+        if args.table is not None:
+            client.pending_count(args.table)  # an unknown table: exit 4
+        output = args.output or f"run-{args.run}.html"
+        write_report(client.conn, args.run, args.table, output)
+    print(output)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pgstaging",
@@ -454,6 +491,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("staging_id", type=int)
     p.add_argument("file", nargs="?", default="-", help="one JSON document, or - for stdin")
     p.set_defaults(func=cmd_restage)
+
+    p = sub.add_parser("metrics", help="print pgstaging.metrics() in the Prometheus text format")
+    p.set_defaults(func=cmd_metrics)
+
+    p = sub.add_parser("serve", help="serve Prometheus /metrics and /healthz over HTTP")
+    p.add_argument("--port", type=int, default=9187, help="port (default 9187)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("report", help="write one self-contained HTML page about a run")
+    p.add_argument("--run", type=int, required=True, help="workflow_run_id")
+    p.add_argument("--table", help="only this staged table")
+    p.add_argument("-o", "--output", help="HTML file to write (default run-N.html)")
+    p.set_defaults(func=cmd_report)
     _accept_dsn_after_the_subcommand(sub)
     return parser
 

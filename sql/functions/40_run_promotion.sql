@@ -91,6 +91,7 @@ BEGIN
     -- hook(runs): one log row and at most one alert per run, batch mode too;
     -- the interaction id in both.
     PERFORM pgstaging.log_promotion(v_spec, p_workflow_run_id, p_action, v_result, v_started, p_staging_ids, p_interaction_id);
+    PERFORM pgstaging.count_call(v_result, p_staging_ids);  -- metrics counters, kept as calls happen
 
     -- Fail fast: a run that broke its gate is failed, whatever comes next.
     IF v_result ->> 'status' = 'FAILED' AND p_workflow_run_id IS NOT NULL THEN

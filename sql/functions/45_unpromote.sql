@@ -206,6 +206,7 @@ BEGIN
         p_table, p_workflow_run_id, 'unpromote', v_spec.rule_version, (v_result ->> 'rolled_back_count')::bigint,
         p_reason, v_started, clock_timestamp() - v_started, p_interaction_id
     );
+    PERFORM pgstaging.count_call(v_result);  -- hook(obs): metrics counters, kept as calls happen
     PERFORM pgstaging.raise_alert(jsonb_build_object(
         'table', p_table, 'workflow_run_id', p_workflow_run_id, 'action', 'unpromote',
         'called_by', session_user, 'reason', p_reason, 'interaction_id', p_interaction_id,

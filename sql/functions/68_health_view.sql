@@ -1,6 +1,9 @@
 -- pgstaging.{table}_health: one row per staged table for dashboards and
 -- `pgstaging status`: the backlog, the last day's failures by actor and by
 -- field and error, and raw_data keys that no rule reads (schema drift).
+-- Each part reads the pending rows or the last day's rows through an index
+-- (the pending index, and pgstaging.ensure_health_indexes), so its cost
+-- follows the backlog and the last day's volume, not the history.
 CREATE OR REPLACE FUNCTION pgstaging.create_health_view(p_table name)
 RETURNS void
 LANGUAGE plpgsql
@@ -15,7 +18,9 @@ BEGIN
         SELECT
             %2$L::name AS table_name,
             (SELECT count(*) FROM %3$s AS s WHERE s.outcome IS NULL) AS pending_count,
-            (SELECT now() - min(s.created_at) FROM %3$s AS s WHERE s.outcome IS NULL) AS oldest_pending_age,
+            -- OFFSET 0: read the pending rows (pending index), never walk created_at from the oldest.
+            (SELECT now() - min(p.created_at)
+             FROM (SELECT s.created_at FROM %3$s AS s WHERE s.outcome IS NULL OFFSET 0) AS p) AS oldest_pending_age,
             day.judged_count,
             day.failed_count,
             round(day.failed_count::numeric / nullif(day.judged_count, 0), 4) AS failure_rate,

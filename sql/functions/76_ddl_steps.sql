@@ -193,6 +193,8 @@ BEGIN
     -- Patches are few: a promotion finds a run's without scanning the run.
     PERFORM pgstaging.ensure_index(v_schema, v_name || '_patch_idx',
                                    format('INDEX {name} ON %s (workflow_run_id) WHERE operation = ''patch''', p_staging));
+    -- Health costs the last day, not the history.
+    PERFORM pgstaging.ensure_health_indexes(p_staging);
 
     -- Triggers are replaced in place (CREATE OR REPLACE TRIGGER: no notice).
     PERFORM pgstaging.run_ddl(format($ddl$CREATE OR REPLACE TRIGGER %I BEFORE INSERT ON %s FOR EACH ROW

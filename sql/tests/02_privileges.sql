@@ -55,7 +55,10 @@ VALUES
     ('pgstaging.data_migrations', 'internal'),
     ('pgstaging.runs', 'internal'),
     ('pgstaging.alerts', 'internal'),
-    ('pgstaging.engine_tables', 'internal');
+    ('pgstaging.engine_tables', 'internal'),
+    ('pgstaging.metric_totals', 'internal'),
+    ('pgstaging.metric_deltas', 'internal'),
+    ('pgstaging.metric_fold_lock', 'internal');
 
 -- Readers (and validators, through membership) read every column of every
 -- relation; scripts insert the four raw columns and operation of staging
@@ -125,6 +128,14 @@ INSERT INTO expected_functions VALUES
     ('pgstaging.run_status(integer)', 'public'),
     ('pgstaging.run_failures(text,integer)', 'public'),
     ('pgstaging.health(text)', 'public'),
+    ('pgstaging.metrics()', 'public'),
+    ('pgstaging.ensure_health_indexes(regclass)', 'owner'),
+    ('pgstaging.metric_buckets()', 'owner'),
+    ('pgstaging.call_error_counts(pgstaging.staged_tables,integer,jsonb,bigint[])', 'owner'),
+    ('pgstaging.count_call(jsonb,bigint[])', 'owner'),
+    ('pgstaging.add_call_deltas(pgstaging.promotion_log,pgstaging.staged_tables,jsonb,jsonb)', 'owner'),
+    ('pgstaging.fold_metrics()', 'owner'),
+    ('pgstaging.count_alert()', 'owner'),
     ('pgstaging.qualified_name(regclass)', 'owner'),
     ('pgstaging.grant_select_all_columns(regclass,name)', 'owner'),
     ('pgstaging.guard_pgstaging_writes()', 'owner'),

@@ -1,0 +1,1 @@
+EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) SELECT m.* FROM pgstaging.metrics() AS m

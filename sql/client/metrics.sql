@@ -1,0 +1,1 @@
+SELECT m.name, m.labels, m.value FROM pgstaging.metrics() AS m
