@@ -43,6 +43,8 @@ def cmd_install(args: argparse.Namespace) -> int:
     result = install(
         _conninfo(args), target_schema=args.schema, force=args.force, specs=args.spec or ()
     )
+    for message in result.messages:
+        print(message)
     if result.changed:
         was = f" (upgraded from {result.previous_version})" if result.previous_version else ""
         print(f"pgstaging {result.version} installed in schema {result.target_schema}{was}")

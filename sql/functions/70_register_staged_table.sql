@@ -187,6 +187,7 @@ BEGIN
             v_rule ->> 'check', v_rule ->> 'field', v_rule ->> 'error');
     END LOOP;
 
+    PERFORM pgstaging.check_adoption(p_spec);  -- hook(adopt): an existing table is checked and its changes reported first
     -- Production table: created where absent, completed where it exists.
     EXECUTE format(
         'CREATE TABLE IF NOT EXISTS %I (%I bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY%s,'
