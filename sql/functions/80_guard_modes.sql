@@ -156,7 +156,7 @@ BEGIN
     v_previous := coalesce((SELECT g.mode FROM pgstaging.guard_modes AS g WHERE g.table_name = p_table), 'enforce');
 
     IF p_mode = 'enforce' AND v_previous = 'observe' AND NOT coalesce(p_force, false) THEN
-        SELECT sum(w.statements), string_agg(format('%s/%s (%s statements)', w.session_user_name,
+        SELECT sum(w.statements)::bigint, string_agg(format('%s/%s (%s statements)', w.session_user_name,
                                                     coalesce(w.application_name, ''), w.statements), ', ')
         INTO v_recent, v_writers
         FROM (SELECT d.session_user_name, d.application_name, count(*) AS statements

@@ -47,7 +47,11 @@ VALUES
     ('pgstaging.actor_logins', 'internal'),
     ('pgstaging.actor_rights', 'internal'),
     ('pgstaging.runs', 'internal'),
-    ('pgstaging.alerts', 'internal');
+    ('pgstaging.alerts', 'internal'),
+    ('pgstaging.guard_modes', 'internal'),
+    ('pgstaging.direct_writes', 'internal'),
+    ('pgstaging.direct_write_rows', 'internal'),
+    ('pgstaging.guard_passes', 'internal');
 
 -- Readers (and validators, through membership) read every column of every
 -- relation; scripts insert the four raw columns of staging tables, read back
@@ -112,6 +116,14 @@ INSERT INTO expected_functions VALUES
     ('pgstaging.grant_staged_table(name)', 'owner'),
     ('pgstaging.create_health_view(name)', 'owner'),
     ('pgstaging.register_staged_table(jsonb)', 'owner'),
+    ('pgstaging.unstaged_row_count(name)', 'public'),
+    ('pgstaging.observe_direct_writes()', 'owner'),
+    ('pgstaging.apply_guard_mode(name,regclass,text)', 'owner'),
+    ('pgstaging.set_guard(text,text,boolean)', 'owner'),
+    ('pgstaging.check_unpromote_direct_writes(name,integer)', 'owner'),
+    ('pgstaging.check_unpromote_rows(name,bigint[])', 'owner'),
+    ('pgstaging.check_adoption(jsonb)', 'owner'),
+    ('pgstaging.is_adopted(name)', 'owner'),
     ('pgstaging.promote_batch(text,integer)', 'validator'),
     ('pgstaging.run_exists(integer)', 'roles');
 INSERT INTO expected_functions
@@ -185,8 +197,9 @@ SELECT set_eq(
 );
 SELECT set_eq(
     $$SELECT oid::regprocedure::text FROM own_functions WHERE prosecdef$$,
-    $$SELECT to_regprocedure(sig)::text FROM expected_functions WHERE access IN ('validator', 'roles')$$,
-    'exactly the entry points, promote_batch and run_exists are SECURITY DEFINER'
+    $$SELECT to_regprocedure(sig)::text FROM expected_functions
+      WHERE access IN ('validator', 'roles') OR sig = 'pgstaging.observe_direct_writes()'$$,
+    'exactly the entry points, promote_batch, run_exists and the observing trigger are SECURITY DEFINER'
 );
 SELECT is_empty(
     $$SELECT oid::regprocedure FROM own_functions
