@@ -66,8 +66,9 @@ BEGIN
             pg_catalog.array_to_string(v_keys, ', '), v_rel)
             INTO v_count, v_total, v_sample;
         IF v_count > 0 THEN
-            RAISE EXCEPTION 'pgstaging: cannot adopt %: % natural key values (%) occur more than once', v_rel, v_count,
-                    (SELECT pg_catalog.string_agg(k, ', ') FROM pg_catalog.jsonb_array_elements_text(p_spec -> 'natural_key') AS k)
+            RAISE EXCEPTION 'pgstaging: cannot adopt %: % natural key values (%) occur more than once, % rows in all: %', v_rel, v_count,
+                    (SELECT pg_catalog.string_agg(k, ', ') FROM pg_catalog.jsonb_array_elements_text(p_spec -> 'natural_key') AS k),
+                    v_total, v_sample
                 USING ERRCODE = '22023',
                       DETAIL = pg_catalog.format('%s duplicated keys, %s rows in all; e.g. %s.', v_count, v_total, v_sample),
                       HINT = 'Merge or remove the duplicates (or change the spec''s natural_key), then install again.';
@@ -103,9 +104,7 @@ BEGIN
         END IF;
     END LOOP;
     IF pg_catalog.cardinality(v_problems) > 0 THEN
-        RAISE EXCEPTION 'pgstaging: cannot adopt %: % of its % rows break the spec', v_rel,
-                pg_catalog.cardinality(v_problems) || ' problem' || CASE WHEN pg_catalog.cardinality(v_problems) > 1 THEN 's' ELSE '' END,
-                v_rows
+        RAISE EXCEPTION 'pgstaging: cannot adopt %: its rows break the spec: %', v_rel, pg_catalog.array_to_string(v_problems, '; ')
             USING ERRCODE = '22023',
                   DETAIL = pg_catalog.array_to_string(v_problems, '; ') || '.',
                   HINT = 'Fix those rows (or make the fields optional in the spec), then install again.';
