@@ -8,5 +8,5 @@ SELECT
     (SELECT count(*) FROM pgstaging.direct_writes AS d
      WHERE d.table_name = t.table_name AND d.written_at > now() - interval '1 day') AS direct_writes_last_day
 FROM pgstaging.staged_tables AS t
-LEFT JOIN pgstaging.guard_modes AS g ON g.table_name = t.table_name
+LEFT JOIN pgstaging.guard_modes AS g ON t.table_name = g.table_name
 ORDER BY t.table_name

@@ -62,7 +62,7 @@ SELECT results_eq(
 SELECT is((SELECT count(*)::integer FROM pgstaging.alerts WHERE payload ->> 'action' = 'direct_write'), 2,
           'observe: each direct statement raises an alert');
 SELECT is((SELECT count(*)::integer FROM pgstaging.direct_write_rows AS r
-           JOIN postings AS p ON p.posting_id = r.production_id WHERE p.external_job_id = 'TAP-D1'), 1,
+           INNER JOIN postings AS p ON r.production_id = p.posting_id WHERE p.external_job_id = 'TAP-D1'), 1,
           'observe: the row a direct UPDATE changed is recorded');
 
 -- pgstaging's own writes are not direct writes.
