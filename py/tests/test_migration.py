@@ -383,3 +383,36 @@ def test_engine_tables_missing_key_columns_are_named(live, ddl, missing):
         conn.execute(ddl)
     with pytest.raises(Exception, match=re.escape(missing)):
         install(live.owner_url)
+
+
+def test_guard_cli_switches_owner_only_and_status_shows_modes(db):
+    refused = run_cli("guard", "postings", "observe", url=db.url("validator_login"))
+    assert refused.returncode == 5, refused.stderr
+    unknown = run_cli("guard", "nosuch", "observe", url=db.owner_url)
+    assert unknown.returncode == 4 and "postings" in unknown.stderr, unknown.stderr
+    bad = run_cli("guard", "postings", "loose", url=db.owner_url)
+    assert bad.returncode == 2
+    done = run_cli("guard", "postings", "observe", url=db.owner_url)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {
+        "table": "postings",
+        "mode": "observe",
+        "previous_mode": "enforce",
+    }
+    status = run_cli("status", "--json", url=db.owner_url)
+    modes = {
+        line["table_name"]: line["guard_mode"]
+        for line in map(json.loads, status.stdout.splitlines())
+    }
+    assert modes == {
+        "postings": "observe",
+        "profile_skills": "enforce",
+        "job_skills": "enforce",
+        "skill_aliases": "enforce",
+    }
+    # No direct write was seen: back to enforce needs no --force.
+    done = run_cli("guard", "postings", "enforce", url=db.owner_url)
+    assert done.returncode == 0, done.stderr
+    assert (
+        fetch_all(db.owner_url, "SELECT tgname FROM pg_trigger WHERE tgname LIKE '%observe%'") == []
+    )

@@ -193,11 +193,14 @@ STABLE
 SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
+    v_production regclass;
     v_count bigint;
 BEGIN
-    EXECUTE format('SELECT count(*) FROM %s AS p WHERE p.created_by_staging_id IS NULL',
-        (SELECT t.production_table FROM pgstaging.staged_tables AS t WHERE t.table_name = p_table))
-        INTO v_count;
+    SELECT t.production_table INTO v_production FROM pgstaging.staged_tables AS t WHERE t.table_name = p_table;
+    IF v_production IS NULL THEN
+        RETURN NULL;  -- not a staged table
+    END IF;
+    EXECUTE format('SELECT count(*) FROM %s AS p WHERE p.created_by_staging_id IS NULL', v_production) INTO v_count;
     RETURN v_count;
 END
 $function$;
@@ -214,7 +217,7 @@ DECLARE
     v_sample text;
 BEGIN
     EXECUTE format(
-        'SELECT count(DISTINCT s.promoted_to_id), string_agg(DISTINCT s.promoted_to_id::text, '', '')'
+        'SELECT count(DISTINCT s.promoted_to_id), array_to_string((array_agg(DISTINCT s.promoted_to_id))[1:5], '', '')'
         ' FROM %s AS s'
         ' INNER JOIN pgstaging.direct_write_rows AS r ON r.table_name = $2 AND r.production_id = s.promoted_to_id'
         ' INNER JOIN pgstaging.direct_writes AS d ON d.write_id = r.write_id AND d.written_at >= s.promoted_at'
@@ -244,7 +247,7 @@ DECLARE
 BEGIN
     SELECT t.* INTO STRICT v_spec FROM pgstaging.staged_tables AS t WHERE t.table_name = p_table;
     EXECUTE format(
-        'SELECT count(*), string_agg(x.id::text, '', '') FROM (SELECT p.%1$I AS id FROM %2$s AS p'
+        'SELECT count(*), array_to_string((array_agg(x.id))[1:5], '', '') FROM (SELECT p.%1$I AS id FROM %2$s AS p'
         '  WHERE p.%1$I = ANY ($1) AND (p.created_by_staging_id IS NULL OR EXISTS ('
         '    SELECT 1 FROM pgstaging.direct_write_rows AS r WHERE r.table_name = $2 AND r.production_id = p.%1$I))'
         '  ORDER BY 1) AS x',
