@@ -47,6 +47,8 @@ def cmd_install(args: argparse.Namespace) -> int:
         specs=args.spec or (),
         role_prefix=args.role_prefix,
     )
+    for message in result.messages:
+        print(message)
     if result.changed:
         was = f" (upgraded from {result.previous_version})" if result.previous_version else ""
         print(f"pgstaging {result.version} installed in schema {result.target_schema}{was}")
@@ -253,23 +255,28 @@ def cmd_status(args: argparse.Namespace) -> int:
     with StagingClient.connect(_conninfo(args)) as client:
         if args.run is None:
             health = client.health()
+            guards = {g.table_name: g for g in client.guard_status()}
+            writers = client.direct_writers(days=7)
         else:
             client.require_run(args.run)
             rows = client.status(args.run)
     if args.run is None:
         if args.json:
             for h in health:
+                guard = guards.get(h.table_name)
                 _print_json(
                     {
                         **h.__dict__,
                         "oldest_pending_age": str(h.oldest_pending_age or ""),
                         "failure_rate": None if h.failure_rate is None else float(h.failure_rate),
+                        "guard_mode": guard.mode if guard else None,
+                        "unstaged_rows": guard.unstaged_rows if guard else None,
                     }
                 )
             return 0
-        from pgstaging.display import health_tables, print_table
+        from pgstaging.display import guard_tables, health_tables, print_table
 
-        for table in health_tables(health):
+        for table in health_tables(health) + guard_tables(list(guards.values()), writers):
             print_table(table)
         return 0
     if args.json:
@@ -359,6 +366,14 @@ def cmd_report(args: argparse.Namespace) -> int:
         output = args.output or f"run-{args.run}.html"
         write_report(client.conn, args.run, args.table, output)
     print(output)
+    return 0
+
+
+def cmd_guard(args: argparse.Namespace) -> int:
+    """Owner only: switch a staged table's guard between observe and enforce."""
+    with StagingClient.connect(_conninfo(args)) as client:
+        result = client.set_guard(args.table, args.mode, force=args.force)
+    _print_json(result)
     return 0
 
 
@@ -466,6 +481,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", type=int, required=True)
     p.add_argument("--json", action="store_true", help="JSON lines instead of a table")
     p.set_defaults(func=cmd_failures)
+
+    p = sub.add_parser("guard", help="owner: observe direct writes to production, or enforce")
+    p.add_argument("table")
+    p.add_argument("mode", choices=("observe", "enforce"))
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="enforce even though direct writes were seen in the last day",
+    )
+    p.set_defaults(func=cmd_guard)
 
     p = sub.add_parser("status", help="a run's ledger per staged table, or every table's health")
     p.add_argument("--run", type=int, help="workflow_run_id (default: health of every table)")

@@ -76,6 +76,27 @@ class Health:
 
 
 @dataclass(frozen=True)
+class GuardStatus:
+    """A staged table's guard mode and what observe mode has seen."""
+
+    table_name: str
+    mode: str
+    adopted: bool
+    unstaged_rows: int
+    direct_writes_last_day: int
+
+
+@dataclass(frozen=True)
+class DirectWriter:
+    table_name: str
+    login: str
+    application_name: str
+    statements: int
+    row_count: int
+    last_seen: datetime
+
+
+@dataclass(frozen=True)
 class PromotionResult:
     """The design's summary: ``as_json()`` gives it back exactly."""
 
@@ -494,6 +515,16 @@ class StagingClient:
 
     def health(self) -> list[Health]:
         return self._rows("client/health.sql", {}, Health)
+
+    def set_guard(self, table: str, mode: str, *, force: bool = False) -> dict[str, Any]:
+        """Owner only: ``observe`` or ``enforce``; returns table, mode, previous_mode."""
+        return self._scalar("client/set_guard.sql", {"table": table, "mode": mode, "force": force})
+
+    def guard_status(self) -> list[GuardStatus]:
+        return self._rows("client/guard_status.sql", {}, GuardStatus)
+
+    def direct_writers(self, days: int = 7) -> list[DirectWriter]:
+        return self._rows("client/direct_writers.sql", {"days": days}, DirectWriter)
 
     def restage(self, table: str, staging_id: int, raw_data: Any) -> int:
         """Owner only: stage a corrected copy of a row; the original stays as it was."""

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.table import Table
 
-from pgstaging.client import Failure, Health, RunStatus
+from pgstaging.client import DirectWriter, Failure, GuardStatus, Health, RunStatus
 
 
 def print_table(table: Table) -> None:
@@ -63,3 +63,33 @@ def health_tables(rows: Sequence[Health]) -> list[Table]:
                 "\n".join(f"{k['key']} ({k['rows']})" for k in h.unknown_keys),
             )
     return [backlog, details] if details.row_count else [backlog]
+
+
+def guard_tables(guards: Sequence[GuardStatus], writers: Sequence[DirectWriter]) -> list[Table]:
+    """Guard modes, and who wrote production directly: can we enforce yet?"""
+    modes = Table(title="guards: mode, rows without a staged origin, direct writes (last day)")
+    for column in ("table", "mode", "adopted", "rows without staged origin", "direct writes"):
+        modes.add_column(column, justify="left" if column in ("table", "mode") else "right")
+    for g in guards:
+        modes.add_row(
+            g.table_name,
+            g.mode,
+            "yes" if g.adopted else "",
+            str(g.unstaged_rows),
+            str(g.direct_writes_last_day),
+        )
+    if not writers:
+        return [modes]
+    who = Table(title="direct writers in the last 7 days, by login and application name")
+    for column in ("table", "login", "application", "statements", "rows", "last seen"):
+        who.add_column(column, justify="right" if column in ("statements", "rows") else "left")
+    for w in writers:
+        who.add_row(
+            w.table_name,
+            w.login,
+            w.application_name,
+            str(w.statements),
+            str(w.row_count),
+            str(w.last_seen).split(".")[0],
+        )
+    return [modes, who]

@@ -18,6 +18,8 @@ class InstallResult:
     target_schema: str
     changed: bool
     previous_version: str | None
+    # What the SQL reported doing to existing tables (adoption, guard modes).
+    messages: tuple[str, ...] = ()
 
 
 def _version() -> str:
@@ -66,6 +68,15 @@ def _install(
 ):
     checksum = sqlfiles.install_checksum(extra)
     version = _version()
+    messages: list[str] = []
+
+    def collect(notice: psycopg.errors.Diagnostic) -> None:
+        if notice.severity_nonlocalized == "NOTICE" and (notice.message_primary or "").startswith(
+            "pgstaging: "
+        ):
+            messages.append(notice.message_primary)
+
+    conn.add_notice_handler(collect)
     with conn.transaction(), conn.cursor() as cur:
         cur.execute(sqlfiles.query("install/lock_timeout.sql"), {"lock_timeout": lock_timeout})
         cur.execute(sqlfiles.query("install/lock.sql"))
@@ -103,5 +114,9 @@ def _install(
             {"version": version, "checksum": checksum, "target_schema": target_schema},
         )
     return InstallResult(
-        version, target_schema, changed=True, previous_version=previous[0] if previous else None
+        version,
+        target_schema,
+        changed=True,
+        previous_version=previous[0] if previous else None,
+        messages=tuple(messages),
     )

@@ -5,6 +5,11 @@
 -- tables: only pgstaging functions write there, whatever grants say.
 -- pgstaging functions set pgstaging.writer while they write, and run as
 -- the table owner. A caller can set the flag, but cannot become the owner.
+-- A production table in observe mode (pgstaging.set_guard) carries the
+-- observing triggers: there a direct INSERT, UPDATE or DELETE goes through
+-- (the observing trigger records it and checks it), and pgstaging's own
+-- statements leave a pass the observing trigger takes back, so they are not
+-- recorded. Staging tables never carry them: they stay guarded.
 CREATE OR REPLACE FUNCTION pgstaging.guard_pgstaging_writes()
 RETURNS trigger
 LANGUAGE plpgsql
@@ -13,16 +18,36 @@ LANGUAGE plpgsql
 -- operator could make any role look like the owner.
 SET search_path = pg_catalog, pg_temp
 AS $function$
+DECLARE
+    v_observed boolean;
 BEGIN
-    IF pg_catalog.current_setting('pgstaging.writer', true) IS DISTINCT FROM 'on'
-        OR (SELECT c.relowner FROM pg_catalog.pg_class AS c WHERE c.oid = TG_RELID)
-            IS DISTINCT FROM (SELECT r.oid FROM pg_catalog.pg_roles AS r WHERE r.rolname = current_user) THEN
-        RAISE EXCEPTION 'pgstaging: % on %.% is refused', TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME
-            USING ERRCODE = '42501',
-                  DETAIL = pg_catalog.format('Only pgstaging functions write this table; current_user is %s.', current_user),
-                  HINT = 'Stage rows in the *_staging table and call its promote_*_staging(run_id) function.';
+    -- Catalog only: a trigger on this table executing the observing
+    -- function; only the owner can create one (TRIGGER, and EXECUTE on it).
+    v_observed := EXISTS (
+        SELECT 1 FROM pg_catalog.pg_trigger AS t
+        INNER JOIN pg_catalog.pg_proc AS p ON p.oid = t.tgfoid
+        WHERE t.tgrelid = TG_RELID AND p.proname = 'observe_direct_writes'
+          AND p.pronamespace = 'pgstaging'::regnamespace
+    );
+    IF pg_catalog.current_setting('pgstaging.writer', true) = 'on'
+        AND (SELECT c.relowner FROM pg_catalog.pg_class AS c WHERE c.oid = TG_RELID)
+            = (SELECT r.oid FROM pg_catalog.pg_roles AS r WHERE r.rolname = current_user) THEN
+        IF v_observed AND TG_OP <> 'TRUNCATE' THEN
+            INSERT INTO pgstaging.guard_passes AS g (transaction_id, relid, operation, pending)
+            VALUES (pg_catalog.pg_current_xact_id(), TG_RELID, TG_OP, 1)
+            ON CONFLICT (transaction_id, relid, operation) DO UPDATE SET pending = g.pending + 1;
+        END IF;
+        RETURN NULL;
     END IF;
-    RETURN NULL;
+    IF v_observed AND TG_OP <> 'TRUNCATE' THEN
+        RETURN NULL;
+    END IF;
+    RAISE EXCEPTION 'pgstaging: % on %.% is refused', TG_OP, TG_TABLE_SCHEMA, TG_TABLE_NAME
+        USING ERRCODE = '42501',
+              DETAIL = pg_catalog.format('Only pgstaging functions write this table; current_user is %s.', current_user),
+              HINT = CASE WHEN v_observed
+                          THEN 'The table is in observe mode, where TRUNCATE is still refused: unpromote could no longer tell what changed.'
+                          ELSE 'Stage rows in the *_staging table and call its promote_*_staging(run_id) function.' END;
 END
 $function$;
 

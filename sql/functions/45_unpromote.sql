@@ -66,6 +66,7 @@ BEGIN
                               ELSE 'Unpromote the dependents first, or pass p_cascade => true to take them back too.' END;
     END IF;
 
+    PERFORM pgstaging.check_unpromote_rows(p_table, p_ids);  -- hook(adopt): never delete unstaged or directly changed rows
     EXECUTE format('DELETE FROM %s AS p WHERE p.%I = ANY ($1)', v_spec.production_table, v_id_column) USING p_ids;
     GET DIAGNOSTICS v_deleted = ROW_COUNT;
 
@@ -139,6 +140,7 @@ BEGIN
         RAISE EXCEPTION 'pgstaging: % % rows updated by run % were changed again since', v_conflicts, p_table, p_workflow_run_id
             USING ERRCODE = '55000', HINT = 'Unpromote the later runs first, newest first.';
     END IF;
+    PERFORM pgstaging.check_unpromote_direct_writes(p_table, p_workflow_run_id);  -- hook(adopt): direct writes since the run
     v_columns := (SELECT string_agg(format('%I', a.attname), ', ' ORDER BY a.attnum)
                   FROM pg_attribute AS a
                   WHERE a.attrelid = v_spec.production_table AND a.attnum > 0 AND NOT a.attisdropped

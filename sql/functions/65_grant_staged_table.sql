@@ -21,8 +21,13 @@ BEGIN
     WHERE c.oid = v_spec.staging_table;
     v_judged := format('pgstaging.%I', p_table || '_staging_judged')::regclass;
 
-    EXECUTE format('REVOKE ALL ON TABLE %s, %s, %s FROM PUBLIC, %I, %I, %I, %I',
+    EXECUTE format('REVOKE ALL ON TABLE %s, %s, %s FROM %I, %I, %I, %I',
         v_spec.staging_table, v_spec.production_table, v_judged, v_script, v_validator, v_reader, v_steward);
+    EXECUTE format('REVOKE ALL ON TABLE %s, %s FROM PUBLIC', v_spec.staging_table, v_judged);
+    -- An adopted table keeps the grants it had, PUBLIC's included.
+    IF NOT pgstaging.is_adopted(p_table) THEN
+        EXECUTE format('REVOKE ALL ON TABLE %s FROM PUBLIC', v_spec.production_table);
+    END IF;
 
     -- Scripts: add raw rows and read back their ids (INSERT ... RETURNING).
     EXECUTE format('GRANT INSERT (workflow_run_id, actor_id, interaction_id, raw_data, operation) ON %s TO %I',

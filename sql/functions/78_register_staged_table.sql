@@ -77,6 +77,8 @@ BEGIN
     SELECT jsonb_agg(to_jsonb(f) ORDER BY f.ord) INTO v_fields FROM pgstaging.spec_fields(v_spec) AS f;
     SELECT t.* INTO v_old FROM pgstaging.staged_tables AS t WHERE t.table_name = v_table;
 
+    -- An existing table with data: checked, its changes reported, observed.
+    PERFORM pgstaging.check_adoption(v_spec);
     v_prod := pgstaging.ensure_production_table(v_schema, v_spec, v_fields);
     v_stage := pgstaging.ensure_staging_table(v_schema, v_table);
     PERFORM pgstaging.ensure_staging_guards(v_stage);

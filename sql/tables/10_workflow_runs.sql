@@ -50,3 +50,26 @@ BEGIN
     VALUES ('workflow_runs', v_relation, v_ours);
 END
 $workflow_runs$;
+
+-- An existing engine table is used as it is, never altered: it must have
+-- what staging's foreign key references (issue 14).
+DO $check$
+DECLARE
+    v_rel regclass := pg_catalog.to_regclass('workflow_runs');
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute AS a
+                   WHERE a.attrelid = v_rel AND a.attname = 'workflow_run_id' AND NOT a.attisdropped) THEN
+        RAISE EXCEPTION 'pgstaging: the existing table % has no column workflow_run_id', v_rel
+            USING ERRCODE = '42703',
+                  DETAIL = 'Staged rows reference workflow_runs (workflow_run_id); pgstaging never alters the engine''s table.',
+                  HINT = 'Add the column (an integer primary key) to the engine''s table, or install into another schema.';
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint AS c
+                   INNER JOIN pg_catalog.pg_attribute AS a ON a.attrelid = c.conrelid AND a.attname = 'workflow_run_id'
+                   WHERE c.conrelid = v_rel AND c.contype IN ('p', 'u') AND c.conkey = ARRAY[a.attnum]) THEN
+        RAISE EXCEPTION 'pgstaging: %.workflow_run_id of the existing table is not a primary or unique key', v_rel
+            USING ERRCODE = '42830',
+                  DETAIL = 'Staged rows reference it with a foreign key, which needs a unique key.';
+    END IF;
+END
+$check$;

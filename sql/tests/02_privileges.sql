@@ -58,7 +58,11 @@ VALUES
     ('pgstaging.engine_tables', 'internal'),
     ('pgstaging.metric_totals', 'internal'),
     ('pgstaging.metric_deltas', 'internal'),
-    ('pgstaging.metric_fold_lock', 'internal');
+    ('pgstaging.metric_fold_lock', 'internal'),
+    ('pgstaging.guard_modes', 'internal'),
+    ('pgstaging.direct_writes', 'internal'),
+    ('pgstaging.direct_write_rows', 'internal'),
+    ('pgstaging.guard_passes', 'internal');
 
 -- Readers (and validators, through membership) read every column of every
 -- relation; scripts insert the four raw columns and operation of staging
@@ -209,6 +213,14 @@ INSERT INTO expected_functions VALUES
     ('pgstaging.ensure_production_keys(regclass,regclass,jsonb,jsonb,text)', 'owner'),
     ('pgstaging.create_judged_view(name,text)', 'owner'),
     ('pgstaging.create_entry_points(name,name)', 'owner'),
+    ('pgstaging.unstaged_row_count(name)', 'public'),
+    ('pgstaging.observe_direct_writes()', 'owner'),
+    ('pgstaging.apply_guard_mode(name,regclass,text)', 'owner'),
+    ('pgstaging.set_guard(text,text,boolean)', 'owner'),
+    ('pgstaging.check_unpromote_direct_writes(name,integer)', 'owner'),
+    ('pgstaging.check_unpromote_rows(name,bigint[])', 'owner'),
+    ('pgstaging.check_adoption(jsonb)', 'owner'),
+    ('pgstaging.is_adopted(name)', 'owner'),
     ('pgstaging.promote_batch(text,integer)', 'validator'),
     ('pgstaging.run_exists(integer)', 'roles');
 INSERT INTO expected_functions
@@ -284,8 +296,9 @@ SELECT set_eq(
 );
 SELECT set_eq(
     $$SELECT oid::regprocedure::text FROM own_functions WHERE prosecdef$$,
-    $$SELECT to_regprocedure(sig)::text FROM expected_functions WHERE access IN ('validator', 'steward', 'roles', 'starter')$$,
-    'exactly the entry points, promote_batch, restage, run_exists and the run functions are SECURITY DEFINER'
+    $$SELECT to_regprocedure(sig)::text FROM expected_functions
+      WHERE access IN ('validator', 'steward', 'roles', 'starter') OR sig = 'pgstaging.observe_direct_writes()'$$,
+    'exactly the entry points, promote_batch, restage, run_exists, the run functions and the observing trigger are SECURITY DEFINER'
 );
 SELECT is_empty(
     $$SELECT oid::regprocedure FROM own_functions
