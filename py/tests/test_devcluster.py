@@ -12,7 +12,8 @@ from support import fetch_one
 
 
 def _major(text: str) -> int:
-    return int(re.search(r"(\d+)(?:\.\d+)?", text).group(1))
+    """15 from "15.20 (Debian ...)" or from "pg_dump (PostgreSQL) 15.20 (Debian ...)"."""
+    return int(re.search(r"(?:^|\(PostgreSQL\) )(\d+)", text).group(1))
 
 
 def test_the_server_is_the_one_in_pg_bindir(db):
@@ -20,7 +21,7 @@ def test_the_server_is_the_one_in_pg_bindir(db):
     built = subprocess.run(
         [str(_bindir() / "postgres"), "--version"], capture_output=True, text=True, check=True
     ).stdout
-    assert _major(built.split(")")[-1]) == _major(server_version), (built, server_version)
+    assert _major(built) == _major(server_version), (built, server_version)
 
 
 def test_pg_dump_is_at_least_the_server_version(db):
@@ -28,7 +29,7 @@ def test_pg_dump_is_at_least_the_server_version(db):
     dumper = subprocess.run(
         [str(_bindir() / "pg_dump"), "--version"], capture_output=True, text=True, check=True
     ).stdout
-    assert _major(dumper.split(")")[-1]) >= _major(server_version), (dumper, server_version)
+    assert _major(dumper) >= _major(server_version), (dumper, server_version)
 
 
 def test_the_server_does_not_run_as_root(db):
