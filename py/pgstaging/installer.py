@@ -78,6 +78,12 @@ def _install(
 
     conn.add_notice_handler(collect)
     with conn.transaction(), conn.cursor() as cur:
+        cur.execute(sqlfiles.query("install/server_version.sql"))
+        (supported, oldest, server_version) = cur.fetchone()
+        if not supported:
+            raise PgStagingError(
+                f"pgstaging needs PostgreSQL {oldest} or newer; this server is {server_version}"
+            )
         cur.execute(sqlfiles.query("install/lock_timeout.sql"), {"lock_timeout": lock_timeout})
         cur.execute(sqlfiles.query("install/lock.sql"))
         cur.execute(sqlfiles.query("install/target_schema.sql"), {"target_schema": target_schema})
