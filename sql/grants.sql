@@ -13,7 +13,9 @@ DECLARE
         'pgstaging.rule_versions, pgstaging.promotion_log, pgstaging.update_preimages, '
         'pgstaging.superseded_verdicts, pgstaging.run_locks, pgstaging.actor_logins, '
         'pgstaging.actor_rights, pgstaging.runs, pgstaging.alerts, pgstaging.group_roles, pgstaging.data_migrations, '
-        'pgstaging.spec_format, pgstaging.engine_tables';
+        'pgstaging.spec_format, pgstaging.engine_tables, pgstaging.guard_modes, pgstaging.direct_writes, '
+        'pgstaging.direct_write_rows, pgstaging.guard_passes, pgstaging.metric_totals, pgstaging.metric_deltas, '
+        'pgstaging.metric_fold_lock';
 BEGIN
     EXECUTE format('GRANT USAGE ON SCHEMA %I, pgstaging TO %I, %I, %I, %I',
         current_schema(), v_script, v_validator, v_reader, v_steward);
@@ -42,6 +44,13 @@ BEGIN
         ('pgstaging.installs'::regclass),
         ('pgstaging.spec_format'::regclass),
         ('pgstaging.engine_tables'::regclass),
+        ('pgstaging.guard_modes'::regclass),
+        ('pgstaging.direct_writes'::regclass),
+        ('pgstaging.direct_write_rows'::regclass),
+        ('pgstaging.guard_passes'::regclass),
+        ('pgstaging.metric_totals'::regclass),
+        ('pgstaging.metric_deltas'::regclass),
+        ('pgstaging.metric_fold_lock'::regclass),
         ('pgstaging.rule_versions'::regclass),
         ('pgstaging.promotion_log'::regclass),
         ('pgstaging.update_preimages'::regclass),

@@ -17,7 +17,7 @@ from pgstaging.errors import (
 )
 from pgstaging.installer import InstallResult, install
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "ConnectionFailed",

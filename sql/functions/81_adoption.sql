@@ -156,11 +156,12 @@ BEGIN
     SELECT pg_catalog.string_agg(DISTINCT CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE x.grantee::regrole::text END, ', ')
     INTO v_grantees
     FROM pg_catalog.pg_class AS c CROSS JOIN LATERAL pg_catalog.aclexplode(c.relacl) AS x
-    WHERE c.oid = v_rel AND (x.grantee = 0 OR x.grantee::regrole::text IN ('staging_script', 'staging_validator', 'staging_reader'));
+    WHERE c.oid = v_rel AND (x.grantee = 0 OR x.grantee::regrole::name IN (pgstaging.group_role('script'), pgstaging.group_role('validator'),
+                                                                   pgstaging.group_role('reader'), pgstaging.group_role('steward')));
     IF v_grantees IS NOT NULL THEN
         v_changes := v_changes || pg_catalog.format('revokes the table privileges of %s (other roles keep theirs)', v_grantees);
     END IF;
-    v_changes := v_changes || 'grants staging_reader SELECT on its columns'::text;
+    v_changes := v_changes || pg_catalog.format('grants %s SELECT on its columns', pgstaging.group_role('reader'));
 
     RAISE NOTICE 'pgstaging: adopting existing table % (% rows kept, with its constraints, indexes, triggers and grants)', v_rel, v_rows;
     FOR v_sample IN SELECT unnest(v_changes) LOOP

@@ -288,20 +288,4 @@ BEGIN
 END
 $seed$;
 
--- Readers (validators through membership) read the counters; pgstaging's
--- roles and PUBLIC hold nothing else on them. The reader role's name comes
--- from pgstaging.group_role('reader') where an install has it.
-DO $grants$
-DECLARE
-    v_reader name := 'staging_reader';
-    v_table regclass;
-BEGIN
-    IF to_regprocedure('pgstaging.group_role(text)') IS NOT NULL THEN
-        EXECUTE 'SELECT pgstaging.group_role($1)' INTO v_reader USING 'reader';
-    END IF;
-    FOREACH v_table IN ARRAY ARRAY['pgstaging.metric_totals', 'pgstaging.metric_deltas', 'pgstaging.metric_fold_lock']::regclass [] LOOP
-        EXECUTE format('REVOKE ALL ON TABLE %s FROM PUBLIC, staging_script, staging_validator, %I', v_table, v_reader);
-        PERFORM pgstaging.grant_select_all_columns(v_table, v_reader);
-    END LOOP;
-END
-$grants$;
+-- Readers (validators through membership) read the counters: grants.sql.

@@ -49,13 +49,4 @@ CREATE TABLE IF NOT EXISTS pgstaging.guard_passes (
     PRIMARY KEY (transaction_id, relid, operation)
 );
 
--- The allow-list: readers read, nobody else (written only by pgstaging).
-REVOKE ALL ON TABLE pgstaging.guard_modes, pgstaging.direct_writes, pgstaging.direct_write_rows, pgstaging.guard_passes
-FROM PUBLIC, staging_script, staging_validator, staging_reader;
-SELECT pgstaging.grant_select_all_columns(t.relation, 'staging_reader')
-FROM (VALUES
-    ('pgstaging.guard_modes'::regclass),
-    ('pgstaging.direct_writes'::regclass),
-    ('pgstaging.direct_write_rows'::regclass),
-    ('pgstaging.guard_passes'::regclass)
-) AS t (relation);
+-- Their allow-list (readers read, nobody writes) is in grants.sql.
