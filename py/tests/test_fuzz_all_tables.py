@@ -303,8 +303,9 @@ def stage_raw(db, table: str, run_id: int, texts: list[str]) -> list[int]:
     with db.connect("script_login") as conn:
         found = conn.execute(
             sql.SQL(
-                "INSERT INTO {} (workflow_run_id, raw_data) "
-                "SELECT %s, d.text::jsonb FROM unnest(%s::text[]) WITH ORDINALITY AS d (text, n) "
+                "INSERT INTO {} (workflow_run_id, actor_id, raw_data) "
+                "SELECT %s, (SELECT actor_id FROM actors WHERE actor_name = 'test_fetcher'), "
+                "d.text::jsonb FROM unnest(%s::text[]) WITH ORDINALITY AS d (text, n) "
                 "ORDER BY d.n RETURNING staging_id"
             ).format(sql.Identifier(f"{table}_staging")),
             (run_id, texts),

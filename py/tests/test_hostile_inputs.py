@@ -403,8 +403,9 @@ def test_nesting_deeper_than_python_through_raw_sql(db, validator, run_id):
     deep = "[" * 5000 + "]" * 5000
     with db.connect("script_login") as conn:
         (staging_id,) = conn.execute(
-            "INSERT INTO postings_staging (workflow_run_id, raw_data) "
-            "VALUES (%s, %s::jsonb) RETURNING staging_id",
+            "INSERT INTO postings_staging (workflow_run_id, actor_id, raw_data) VALUES "
+            "(%s, (SELECT actor_id FROM actors WHERE actor_name = 'test_fetcher'), %s::jsonb) "
+            "RETURNING staging_id",
             (run_id, '{"job_id": "DEEP-SQL", "title": "t", "x": ' + deep + "}"),
         ).fetchone()
         conn.commit()
@@ -462,8 +463,9 @@ def test_json_number_spellings_through_raw_sql(db, validator, run_id):
     with db.connect("script_login") as conn:
         ids = [
             conn.execute(
-                "INSERT INTO postings_staging (workflow_run_id, raw_data) "
-                "VALUES (%s, %s::jsonb) RETURNING staging_id",
+                "INSERT INTO postings_staging (workflow_run_id, actor_id, raw_data) VALUES "
+                "(%s, (SELECT actor_id FROM actors WHERE actor_name = 'test_fetcher'), %s::jsonb) "
+                "RETURNING staging_id",
                 (run_id, f'{{"job_id": {spelling}, "title": "t"}}'),
             ).fetchone()[0]
             for spelling in spellings

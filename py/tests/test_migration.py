@@ -141,8 +141,7 @@ def catalog(url: str, table: str) -> dict[str, list[tuple]]:
         "grants": fetch_all(
             url,
             "SELECT grantee, privilege_type FROM information_schema.role_table_grants"
-            " WHERE table_name = %s AND grantee NOT IN ('staging_script', 'staging_validator',"
-            " 'staging_reader') ORDER BY 1, 2",
+            " WHERE table_name = %s AND grantee NOT LIKE 'staging\\_%%' ORDER BY 1, 2",
             (table,),
         ),
     }
@@ -238,7 +237,10 @@ def test_the_design_migration_phase_by_phase(live):
     # and stages, the validator promotes.
     with live.connect() as conn:
         conn.execute(sql.SQL("REVOKE ALL ON postings FROM {}").format(sql.Identifier(V1_LOGIN)))
-        conn.execute(sql.SQL("GRANT staging_script TO {}").format(sql.Identifier(V1_LOGIN)))
+        (script_role,) = conn.execute("SELECT pgstaging.group_role('script')").fetchone()
+        conn.execute(
+            sql.SQL("GRANT {} TO {}").format(sql.Identifier(script_role), sql.Identifier(V1_LOGIN))
+        )
         (run,) = conn.execute(
             "INSERT INTO workflow_runs (workflow_name) VALUES ('phase2') RETURNING workflow_run_id"
         ).fetchone()

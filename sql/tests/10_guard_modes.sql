@@ -14,8 +14,9 @@ INSERT INTO workflow_runs DEFAULT VALUES RETURNING workflow_run_id AS run \gset
 -- Privileges and refusals of set_guard.
 SELECT function_privs_are('pgstaging', 'set_guard', ARRAY['text', 'text', 'boolean'], r, '{}'::name[],
                           r || ': no EXECUTE on set_guard')
-FROM unnest(ARRAY['staging_script', 'staging_validator', 'staging_reader', 'public']) AS r ORDER BY r;
-SET LOCAL ROLE staging_validator;
+FROM unnest(ARRAY[pgstaging.group_role('script'), pgstaging.group_role('validator'), pgstaging.group_role('reader'),
+                  'public']) AS r ORDER BY r;
+SELECT set_config('role', pgstaging.group_role('validator'), true) AS _role \gset
 SELECT throws_ok($$SELECT pgstaging.set_guard('postings', 'observe')$$, '42501', NULL,
                  'validator: set_guard is refused');
 RESET ROLE;
