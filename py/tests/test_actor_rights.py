@@ -101,7 +101,7 @@ def test_a_steward_restages_a_failed_row_from_the_cli(db, owner, script, validat
     assert fetch_all(
         db.admin_url,
         "SELECT staging_id, supersedes_staging_id, outcome FROM postings_staging ORDER BY 1",
-    ) == [(bad, None, "failed"), (result["staging_id"], bad, "promoted")]
+    ) == [(bad, None, "superseded"), (result["staging_id"], bad, "promoted")]
 
 
 def test_restage_reads_one_document_from_a_file(db, owner, script, validator, tmp_path):
