@@ -46,7 +46,7 @@ WITH_SERVER := PG_BINDIR=$(SERVER_BINDIR)
 # The refusal test (py/tests/test_server_version.py) starts a 14 server.
 PG14_BINDIR := $(CURDIR)/$(PG_CACHE)/14/native/bin
 
-.PHONY: help demo test test-in-cluster install lint bench bench-smoke bench-profile venv system-deps clean pg-cache golden
+.PHONY: help demo test test-in-cluster install lint bench bench-smoke bench-profile venv system-deps clean pg-cache golden demo-workflow
 
 help:
 	@echo "make demo     run the story on a throwaway PostgreSQL (or \$$DATABASE_URL); PG=embedded: no root"
@@ -128,6 +128,11 @@ test-in-cluster:
 	pg_prove --dbname "$$PGSTAGING_ADMIN_URL" --failures sql/tests/*.sql
 	$(PY) -m pytest -q
 
+# The design's Workflow 3001, whole, every step as its own login (examples/workflow_3001).
+demo-workflow: venv
+	@if [ -z "$$DATABASE_URL" ]; then $(MAKE) --no-print-directory $(SERVER) || exit 1; fi
+	$(WITH_SERVER) $(PY) examples/workflow_3001/run.py
+
 # Rewrite sql/golden/ from what the generator writes now; review the diff.
 golden: venv system-deps
 	$(PY) -m pgstaging.devcluster -- env PGSTAGING_UPDATE_GOLDEN=1 $(PY) -m pytest -q py/tests/test_golden.py
@@ -138,8 +143,8 @@ install: venv
 
 lint: venv
 	$(VENV)/bin/sqlfluff lint sql/
-	$(VENV)/bin/ruff check py/ bench/
-	$(VENV)/bin/ruff format --check py/ bench/
+	$(VENV)/bin/ruff check py/ bench/ examples/
+	$(VENV)/bin/ruff format --check py/ bench/ examples/
 
 # The bench extra (matplotlib, for the chart) on top of dev.
 $(VENV)/.installed-bench: $(VENV)/.installed pyproject.toml

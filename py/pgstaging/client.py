@@ -308,11 +308,14 @@ class StagingClient:
         *,
         interaction_id: int | None = None,
         batch_size: int = BATCH_SIZE,
+        operation: str = "insert",
     ) -> list[int]:
         """Stage JSON documents as raw rows; return their staging ids in input order.
 
         ``documents`` may be any iterable (a generator streams). All batches
         go in one transaction: either every document is staged or none is.
+        ``operation="patch"`` stages patches: each names a production row by
+        its natural key and carries only the fields it changes.
         """
         try:
             with self.conn.transaction(), self.conn.cursor() as cur:
@@ -329,6 +332,7 @@ class StagingClient:
                             "actor_id": actor_id,
                             "interaction_id": interaction_id,
                             "documents": [_dumps(d) for d in batch],
+                            "operation": operation,
                         },
                     )
                     # Identity values rise within one statement: sorted = input order.
