@@ -49,7 +49,7 @@ def test_workflow_3001_runs_every_step_with_its_own_rights(db):
     # The extractors read postings and staged what they found; rules held.
     assert steps["extract_job_skills"]["promoted_count"] == 8
     assert steps["extract_profile_skills"]["failed_count"] == 1  # "guru" is no proficiency
-    assert steps["map_skills"]["failed"][0]["errors"] == [
+    assert steps["map_skills"]["details"]["failed"][0]["errors"] == [
         {"field": "canonical", "error": "maps to itself"}
     ]
     # The ledger of the run: every staged row has a verdict.
