@@ -115,7 +115,7 @@ RETURN pgstaging.call_staged(p_table, 'unpromote', pg_catalog.jsonb_build_object
     'p_interaction_id', p_interaction_id));
 
 -- Re-stage a corrected row: a new staged row in the same run, pointing at
--- the one it supersedes, which stays as it was. Owner only (not granted).
+-- the one it supersedes, which keeps its data and becomes superseded.
 -- The owner and the steward group role (data stewards fix failed rows):
 -- SECURITY DEFINER, so the new row is written as the owner; session_user
 -- is the real caller.
