@@ -63,6 +63,8 @@ def test_fetch_then_validate(db, run_id, actor_id):
     summary = json.loads(done.stdout)
     rows = staged_rows(db.admin_url, ids)
     posting_1 = rows[0].promoted_to_id
+    # The design's Step 3 output: the promoted posting ids, the parser's input.
+    assert summary.pop("posting_ids") == [posting_1, rows[1].promoted_to_id]
     assert summary == {
         "status": "SUCCESS",
         "promoted_count": 2,

@@ -187,7 +187,7 @@ def test_owner_restages_a_corrected_row_and_the_original_stays(
         db,
         "SELECT staging_id, outcome, supersedes_staging_id, raw_data ->> 'title' "
         "FROM postings_staging ORDER BY staging_id",
-    ) == [(bad, "failed", None, ""), (new_id, "promoted", bad, "Fixed title")]
+    ) == [(bad, "superseded", None, ""), (new_id, "promoted", bad, "Fixed title")]
 
 
 def test_a_script_cannot_restage(script, run_id, actor_id):
