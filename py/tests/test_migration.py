@@ -244,9 +244,15 @@ def test_the_design_migration_phase_by_phase(live):
         (run,) = conn.execute(
             "INSERT INTO workflow_runs (workflow_name) VALUES ('phase2') RETURNING workflow_run_id"
         ).fetchone()
+        # Bound to its actor, with stage on postings (the engine's actors row).
         (actor,) = conn.execute(
-            "SELECT actor_id FROM actors WHERE actor_name = 'turing_job_fetcher'"
+            "SELECT pgstaging.add_actor('turing_job_fetcher', %s)", (V1_LOGIN,)
         ).fetchone()
+        conn.execute("SELECT pgstaging.allow_actor('turing_job_fetcher', 'postings', 'stage')")
+        # Group roles are this database's own: its validator login gets this install's.
+        conn.execute(
+            "SELECT pgstaging.grant_membership(pgstaging.group_role('validator'), 'validator_login')"
+        )
     before = production(url)
     jobs = [
         {"job_id": "DB-2001", "title": "Platform Engineer", "location": "Frankfurt"},

@@ -87,13 +87,13 @@ BEGIN
         coalesce(v_old.key_sql, pgstaging.spec_key_sql(v_old.spec)));
 
     SELECT jsonb_object_agg(s.step, s.statement) INTO v_statements FROM pgstaging.spec_statements(v_spec, v_schema) AS s;
-    PERFORM pgstaging.create_judged_view(v_table, v_statements ->> 'judge');
 
     -- The statements run under search_path pg_catalog, pg_temp: parse them
     -- so now, so a rule naming an unqualified table (which a caller's temp
     -- table could shadow at run time) is refused here, not at promotion.
     PERFORM set_config('search_path', 'pg_catalog, pg_temp', true);
     BEGIN
+        PERFORM pgstaging.check_statement(v_statements ->> 'judge');
         PERFORM pgstaging.check_statement(v_statements ->> 'insert');
         PERFORM pgstaging.check_statement(v_statements ->> 'patch_lock');
         PERFORM pgstaging.check_statement(v_statements ->> 'patch');
@@ -103,6 +103,7 @@ BEGIN
             USING ERRCODE = '22023', HINT = 'Schema-qualify tables and functions in rule checks, e.g. public.banned_words.';
     END;
     PERFORM set_config('search_path', format('%I, pgstaging, pg_temp', v_schema), true);
+    PERFORM pgstaging.create_judged_view(v_table, v_statements ->> 'judge');
 
     -- Rule version: a changed spec is a new version; the same spec is not.
     v_version := CASE WHEN v_old.spec IS NULL THEN 1
