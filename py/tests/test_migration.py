@@ -251,7 +251,8 @@ def test_the_design_migration_phase_by_phase(live):
         conn.execute("SELECT pgstaging.allow_actor('turing_job_fetcher', 'postings', 'stage')")
         # Group roles are this database's own: its validator login gets this install's.
         conn.execute(
-            "SELECT pgstaging.grant_membership(pgstaging.group_role('validator'), 'validator_login')"
+            "SELECT pgstaging.grant_membership("
+            "pgstaging.group_role('validator'), 'validator_login')"
         )
     before = production(url)
     jobs = [
