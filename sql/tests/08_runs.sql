@@ -3,11 +3,8 @@
 BEGIN;
 SELECT plan(22);
 
-SELECT pgstaging.group_role('script') AS script, pgstaging.group_role('validator') AS validator,
-       pgstaging.group_role('reader') AS reader \gset
-CREATE ROLE pgstaging_tap_script LOGIN IN ROLE :"script";
-CREATE ROLE pgstaging_tap_validator LOGIN IN ROLE :"validator";
-CREATE ROLE pgstaging_tap_reader LOGIN IN ROLE :"reader";
+SELECT format('CREATE ROLE %I LOGIN IN ROLE %I', 'pgstaging_tap_' || k, pgstaging.group_role(k))
+FROM unnest(ARRAY['script', 'validator', 'reader']) AS k \gexec
 INSERT INTO workflow_runs DEFAULT VALUES RETURNING workflow_run_id AS engine_run \gset
 INSERT INTO workflow_runs DEFAULT VALUES RETURNING workflow_run_id AS gated_run \gset
 
