@@ -3,7 +3,7 @@
 -- naming its path and the nearest known key; a "json_schema" compiles to
 -- native fields with JSON Schema's meaning.
 BEGIN;
-SELECT plan(28);
+SELECT plan(29);
 
 CREATE TEMP TABLE base AS
 SELECT '{"table": "t", "id_column": "t_id", "natural_key": ["a"],
@@ -49,6 +49,11 @@ SELECT throws_ok(
 );
 
 -- Wrong JSON types and values.
+SELECT throws_ok(
+    $$SELECT pgstaging.normalize_spec('[]')$$,
+    '22023', 'pgstaging: the spec must be an object, not an array',
+    'a spec that is not an object'
+);
 SELECT throws_ok(
     $$SELECT pgstaging.normalize_spec(jsonb_set(spec, '{fields,0,required}', '"yes"')) FROM base$$,
     '22023', 'pgstaging: fields[0].required must be a boolean, not a string',
