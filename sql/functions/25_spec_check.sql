@@ -82,7 +82,9 @@ BEGIN
         IF NOT EXISTS (SELECT 1 FROM unnest(v_types) AS t WHERE pgstaging.spec_type_matches(p_value, t)) THEN
             RAISE EXCEPTION 'pgstaging: % must be % %, not %', v_where,
                 CASE WHEN v_types[1] ~ '^[aeiou]' THEN 'an' ELSE 'a' END, array_to_string(v_types, ' or '),
-                CASE jsonb_typeof(p_value) WHEN 'null' THEN 'null' ELSE 'a ' || jsonb_typeof(p_value) END
+                CASE WHEN jsonb_typeof(p_value) = 'null' THEN 'null'
+                     WHEN jsonb_typeof(p_value) IN ('array', 'object') THEN 'an ' || jsonb_typeof(p_value)
+                     ELSE 'a ' || jsonb_typeof(p_value) END
                 USING ERRCODE = '22023', DETAIL = format('%s: %s', v_where, left(p_value::text, 200));
         END IF;
     END IF;

@@ -3,7 +3,7 @@
 -- naming its path and the nearest known key; a "json_schema" compiles to
 -- native fields with JSON Schema's meaning.
 BEGIN;
-SELECT plan(27);
+SELECT plan(29);
 
 CREATE TEMP TABLE base AS
 SELECT '{"table": "t", "id_column": "t_id", "natural_key": ["a"],
@@ -49,6 +49,11 @@ SELECT throws_ok(
 );
 
 -- Wrong JSON types and values.
+SELECT throws_ok(
+    $$SELECT pgstaging.normalize_spec('[]')$$,
+    '22023', 'pgstaging: the spec must be an object, not an array',
+    'a spec that is not an object'
+);
 SELECT throws_ok(
     $$SELECT pgstaging.normalize_spec(jsonb_set(spec, '{fields,0,required}', '"yes"')) FROM base$$,
     '22023', 'pgstaging: fields[0].required must be a boolean, not a string',
@@ -117,6 +122,13 @@ SELECT is(
     pgstaging.json_schema_fields('{"properties": {"d": {"type": "string", "format": "date", "x-pgstaging": {"column": "day"}}}}') -> 0,
     '{"column": "day", "source": "d", "type": "date", "convert": false, "allow_empty": true, "normalize": [], "nullable": false}'::jsonb,
     'x-pgstaging column: the property name stays the raw key (and the field in errors)'
+);
+SELECT is(
+    pgstaging.json_schema_fields('{"required": ["posting"], "properties": {"posting": {"type": "string",
+        "x-pgstaging": {"column": "posting_id", "references": {"table": "postings", "id": "posting_id", "by": {"job_id": "external_job_id"}}}}}}'),
+    '[{"column": "posting_id", "source": "posting", "required": true,
+       "references": {"table": "postings", "id": "posting_id", "by": {"job_id": "external_job_id"}}}]'::jsonb,
+    'x-pgstaging references: a native reference field'
 );
 SELECT throws_ok(
     $$SELECT pgstaging.normalize_spec('{"table": "t", "id_column": "t_id", "natural_key": ["a"],
