@@ -3,27 +3,6 @@
 -- (pgstaging.engine_tables). Callers: the owner, the validator group, and
 -- actors with the `start` right whose login is in the script group.
 
--- A group role's name: pgstaging.group_role(kind) where installed (names
--- per install), else the classic name.
-CREATE OR REPLACE FUNCTION pgstaging.run_group_role(p_kind text)
-RETURNS name
-LANGUAGE plpgsql
-STABLE
-SET search_path = pg_catalog, pg_temp
-AS $function$
-DECLARE
-    v_function regprocedure := pg_catalog.to_regprocedure('pgstaging.group_role(text)');
-    v_role name;
-BEGIN
-    IF v_function IS NOT NULL THEN
-        -- Dynamic: the function may not exist when this one is created.
-        EXECUTE pg_catalog.format('SELECT %s($1)', v_function::regproc) INTO v_role USING p_kind;
-        RETURN v_role;
-    END IF;
-    RETURN 'staging_' || p_kind;
-END
-$function$;
-
 -- Refuse (42501) a caller who may not start or end runs. session_user is
 -- the real caller (the callers are SECURITY DEFINER).
 CREATE OR REPLACE FUNCTION pgstaging.check_run_starter(p_what text)
@@ -33,11 +12,8 @@ STABLE
 SET search_path = pg_catalog, pg_temp
 AS $function$
 DECLARE
-    v_validator name := pgstaging.run_group_role('validator');
-    v_script name := pgstaging.run_group_role('script');
-    -- ACCESS's rule for actors, where installed.
-    v_access regprocedure := pg_catalog.to_regprocedure('pgstaging.login_may_start_runs(name)');
-    v_may boolean;
+    v_validator name := pgstaging.group_role('validator');
+    v_script name := pgstaging.group_role('script');
 BEGIN
     -- The owner (current_user: the definer) and the validator group.
     IF pg_catalog.pg_has_role(session_user, current_user, 'MEMBER')
@@ -45,16 +21,7 @@ BEGIN
         RETURN;
     END IF;
     -- An actor with the `start` right, whose login is in the script group.
-    IF v_access IS NOT NULL THEN
-        EXECUTE pg_catalog.format('SELECT %s($1)', v_access::regproc) INTO v_may USING session_user;
-    ELSE
-        v_may := pg_catalog.to_regrole(v_script) IS NOT NULL
-            AND pg_catalog.pg_has_role(session_user, v_script, 'MEMBER')
-            AND EXISTS (SELECT 1 FROM pgstaging.actor_logins AS l
-                        INNER JOIN pgstaging.actor_rights AS r ON r.actor_id = l.actor_id
-                        WHERE l.login = session_user AND r.right_name = 'start');
-    END IF;
-    IF NOT coalesce(v_may, false) THEN
+    IF NOT coalesce(pgstaging.login_may_start_runs(session_user), false) THEN
         RAISE EXCEPTION 'pgstaging: permission denied to % runs', p_what
             USING ERRCODE = '42501',
                   DETAIL = pg_catalog.format('Login %s is not the owner, not in %s, and none of its actors has the start right.',
@@ -199,7 +166,6 @@ BEGIN
 END
 $function$;
 
-REVOKE ALL ON FUNCTION pgstaging.run_group_role(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION pgstaging.check_run_starter(text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION pgstaging.workflow_runs_table() FROM PUBLIC;
 REVOKE ALL ON FUNCTION pgstaging.start_run(integer) FROM PUBLIC;
@@ -213,7 +179,7 @@ DO $grants$
 DECLARE
     v_role name;
 BEGIN
-    FOREACH v_role IN ARRAY ARRAY[pgstaging.run_group_role('script'), pgstaging.run_group_role('validator')] LOOP
+    FOREACH v_role IN ARRAY ARRAY[pgstaging.group_role('script'), pgstaging.group_role('validator')] LOOP
         EXECUTE pg_catalog.format('GRANT EXECUTE ON FUNCTION pgstaging.start_run(integer), pgstaging.start_run(integer, integer),'
                                   ' pgstaging.end_run(integer, text) TO %I', v_role);
     END LOOP;

@@ -160,7 +160,6 @@ INSERT INTO expected_functions VALUES
     ('pgstaging.remove_promoted_rows(name,bigint[],text,boolean)', 'owner'),
     ('pgstaging.run_unpromotion(name,integer,text,boolean,bigint)', 'owner'),
     ('pgstaging.replace_function_keeping_grants(text,text)', 'owner'),
-    ('pgstaging.run_group_role(text)', 'owner'),
     ('pgstaging.check_run_starter(text)', 'owner'),
     ('pgstaging.workflow_runs_table()', 'owner'),
     ('pgstaging.mark_run_failed(integer,jsonb)', 'owner'),
